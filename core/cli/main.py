@@ -1,0 +1,70 @@
+"""Entry point of the ``tensorloupe`` command.
+
+Subcommands mirror TensorFlow's tools (``show``/``run``/``scan`` as saved_model_cli,
+``inspect`` as inspect_checkpoint) plus ``diff`` and ``gui``. Each is a module in this
+package exposing ``add_arguments(parser)`` and ``main(args) -> int``; it is imported only
+when chosen, so start-up stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+SUBCOMMANDS = {
+    "show": ("core.cli.show", "show what a SavedModel holds (as saved_model_cli show)"),
+    "run": ("core.cli.run", "run a SavedModel signature with numpy (as saved_model_cli run)"),
+    "scan": ("core.cli.scan", "list denylisted or unsupported ops (as saved_model_cli scan)"),
+    "inspect": ("core.cli.inspect", "list or print checkpoint tensors (as inspect_checkpoint)"),
+    "diff": ("core.cli.diff", "compare checkpoints"),
+    "gui": ("gui.app", "open the window (also: tensorloupe PATH ...)"),
+}
+
+
+def _build_parser(chosen: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tensorloupe",
+        description="Look inside TensorFlow SavedModels and checkpoints, without TensorFlow.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            module.add_arguments(p)
+            p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `tensorloupe` alone, or `tensorloupe PATH ...`, opens the window.
+    if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
+        argv = ["gui", *argv]
+    chosen = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    parser = _build_parser(chosen)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed its usage message
+        return int(exc.code or 0)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 0
+    from ..errors import TensorloupeError
+    try:
+        return int(args._module.main(args) or 0)
+    except TensorloupeError as exc:
+        print(f"tensorloupe {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"tensorloupe {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except (OSError, MemoryError) as exc:
+        print(f"tensorloupe {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
