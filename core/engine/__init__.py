@@ -1,0 +1,1 @@
+"""A numpy execution engine for TensorFlow GraphDefs and function libraries."""

@@ -1,0 +1,1 @@
+"""Op kernels, one module per op family. Importing this package registers all of them."""

@@ -1,0 +1,670 @@
+"""The tensor panel: statistics, table, image, plot, histogram and text of one tensor.
+
+Give it a ``TensorSource`` (a name, shape, dtype and a function that returns the array, usually
+a memory-mapped view of a checkpoint shard). Loading, statistics, histograms and the values an
+image or plot needs are read in workers; the table reads only the cells on screen.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QGuiApplication
+from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QFormLayout, QFrame,
+                               QGroupBox, QHBoxLayout, QLabel, QMenu, QProgressBar, QPushButton,
+                               QSizePolicy, QSplitter, QStackedWidget, QToolButton, QVBoxLayout,
+                               QWidget)
+
+from core.stats import (COMPLEX_PARTS, TensorStats, compute_histogram, compute_stats,
+                        format_bytes, format_count, is_numeric)
+
+from ..workers import Worker, run_in_background
+from .slicer import SliceSelector
+from .tensor_views import HistogramPlot, TableView, TensorInfo, TensorView, all_views, \
+    choose_view
+
+HISTOGRAM_BINS = 128
+
+
+@dataclass
+class TensorSource:
+    """A tensor the panel can show, read lazily."""
+
+    name: str                                   # what "Copy name" copies: the tensor's key
+    shape: tuple[int, ...] | None
+    dtype: np.dtype | None
+    loader: Callable[[], Any]                   # called in a worker; returns an ndarray
+    title: str = ""                             # readable name, when it differs from ``name``
+    details: list[str] = field(default_factory=list)
+    nbytes: int | None = None
+
+    @classmethod
+    def from_array(cls, name: str, array, title: str = "", details=None) -> "TensorSource":
+        arr = np.asarray(array) if not isinstance(array, np.ndarray) else array
+        return cls(name=name, shape=tuple(arr.shape), dtype=arr.dtype, loader=lambda: arr,
+                   title=title, details=list(details or []), nbytes=int(arr.nbytes))
+
+    @classmethod
+    def from_checkpoint(cls, reader, key: str, title: str = "", details=None) -> "TensorSource":
+        shape = tuple(int(d) for d in reader.shape(key))
+        dtype = np.dtype(reader.dtype(key))
+
+        def load():
+            if dtype.kind != "O" and hasattr(reader, "array"):
+                return reader.array(key)
+            return reader.read(key)
+
+        nbytes = None
+        if hasattr(reader, "nbytes"):
+            try:
+                nbytes = int(reader.nbytes(key))
+            except Exception:  # metadata only; the panel still works without it
+                nbytes = None
+        return cls(name=key, shape=shape, dtype=dtype, loader=load, title=title,
+                   details=list(details or []), nbytes=nbytes)
+
+
+class TensorPanel(QWidget):
+    """Shows one tensor at a time; ``set_source`` replaces it and cancels the old one's work."""
+
+    # Emitted when a background step finishes (tests and the screenshot mode listen).
+    stats_ready = Signal(object)
+    histogram_ready = Signal(object, object)
+    view_ready = Signal(str)
+    load_failed = Signal(str)
+
+    _preferred_view: str | None = None  # shared by panels: the person's last explicit choice
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.source: TensorSource | None = None
+        self.array: np.ndarray | None = None
+        self.info: TensorInfo | None = None
+        self.stats: TensorStats | None = None
+        self.histogram: tuple[np.ndarray, np.ndarray] | None = None
+        self.error: str | None = None
+        self._gen = 0
+        self._view_gen = 0
+        self._jobs: list[Worker] = []
+        self._view_job: Worker | None = None
+        self._complex_part = "abs"
+        self._views: list[TensorView] = all_views()
+        self._current: TensorView | None = None
+        self._build()
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        self.title = QLabel()
+        f = self.title.font()
+        f.setPointSizeF(f.pointSizeF() * 1.35)
+        f.setBold(True)
+        self.title.setFont(f)
+        self.title.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.title.setWordWrap(True)
+        self.subtitle = QLabel()
+        self.subtitle.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.subtitle.setWordWrap(True)
+        self.subtitle.setStyleSheet("color: palette(mid);")
+        self.subtitle.setStyleSheet("color: #555;")
+
+        copy_name = QPushButton("Copy name")
+        copy_name.setToolTip("Copy the tensor's name (checkpoint key) to the clipboard")
+        copy_name.clicked.connect(self.copy_name)
+        copy_value = QPushButton("Copy value")
+        copy_value.setToolTip("Copy the selected cells, or the whole tensor when it is small")
+        copy_value.clicked.connect(self.copy_value)
+        export = QToolButton()
+        export.setText("Export")
+        export.setPopupMode(QToolButton.InstantPopup)
+        menu = QMenu(export)
+        menu.addAction("Tensor as .npy…", self._ask_export_npy)
+        menu.addAction("Shown slice as .csv…", self._ask_export_csv)
+        menu.addAction("Plot as PNG…", self._ask_export_png)
+        export.setMenu(menu)
+        self._buttons = [copy_name, copy_value, export]
+
+        head = QHBoxLayout()
+        titles = QVBoxLayout()
+        titles.setSpacing(2)
+        titles.addWidget(self.title)
+        titles.addWidget(self.subtitle)
+        head.addLayout(titles, 1)
+        for b in self._buttons:
+            head.addWidget(b, 0, Qt.AlignTop)
+
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.error_label.setStyleSheet(
+            "background: #fdecea; color: #8a1f11; border: 1px solid #f5c6cb; padding: 6px;")
+        self.error_label.hide()
+
+        # View chooser
+        self.view_bar = QHBoxLayout()
+        self.view_bar.addWidget(QLabel("Show:"))
+        self._view_group = QButtonGroup(self)
+        self._view_group.setExclusive(True)
+        self._view_buttons: dict[str, QToolButton] = {}
+        for v in self._views:
+            b = QToolButton()
+            b.setText(v.title)
+            b.setCheckable(True)
+            b.setAutoRaise(False)
+            b.clicked.connect(lambda _=False, name=v.name: self.select_view(name, by_user=True))
+            self._view_group.addButton(b)
+            self._view_buttons[v.name] = b
+            self.view_bar.addWidget(b)
+        self.view_bar.addSpacing(16)
+        self.complex_label = QLabel("Complex:")
+        self.complex_combo = QComboBox()
+        self.complex_combo.addItems(COMPLEX_PARTS)
+        self.complex_combo.currentTextChanged.connect(self.set_complex_part)
+        self.view_bar.addWidget(self.complex_label)
+        self.view_bar.addWidget(self.complex_combo)
+        self.slice_label = QLabel()
+        self.slice_label.setStyleSheet("color: #555;")
+        self.view_bar.addSpacing(16)
+        self.view_bar.addWidget(self.slice_label)
+        self.view_bar.addStretch(1)
+
+        self.slicer = SliceSelector()
+        self.slicer.hide()
+        self._slice_timer = QTimer(self)
+        self._slice_timer.setSingleShot(True)
+        self._slice_timer.setInterval(40)  # coalesce slider drags into one redraw
+        self._slice_timer.timeout.connect(self._refresh_view)
+        self.slicer.changed.connect(self._slice_timer.start)
+
+        self.stack = QStackedWidget()
+        self.placeholder = QLabel("Select a tensor in the tree.")
+        self.placeholder.setAlignment(Qt.AlignCenter)
+        self.placeholder.setStyleSheet("color: #777;")
+        self.stack.addWidget(self.placeholder)
+
+        # Side column: statistics and histogram
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        stats_box = QGroupBox("Statistics")
+        self.stats_form = QFormLayout(stats_box)
+        self.stats_form.setLabelAlignment(Qt.AlignRight)
+        self._stat_labels: dict[str, QLabel] = {}
+        mono = QFont("DejaVu Sans Mono")
+        mono.setStyleHint(QFont.Monospace)
+        for key, label in (("count", "values"), ("min", "min"), ("max", "max"),
+                           ("mean", "mean"), ("std", "std"), ("zeros", "zeros"),
+                           ("nans", "NaN"), ("infs", "±Inf")):
+            value = QLabel("–")
+            value.setFont(mono)
+            value.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            self._stat_labels[key] = value
+            self.stats_form.addRow(label + ":", value)
+        progress_row = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("statistics %p%")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.recompute_button = QPushButton("Compute statistics")
+        self.recompute_button.clicked.connect(self._start_stats)
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.cancel_button)
+        progress_row.addWidget(self.recompute_button)
+        self.progress_widget = QWidget()
+        self.progress_widget.setLayout(progress_row)
+        progress_row.setContentsMargins(0, 0, 0, 0)
+        self.progress_widget.hide()
+        side_layout.addWidget(stats_box)
+        side_layout.addWidget(self.progress_widget)
+        hist_box = QGroupBox("Histogram")
+        hist_layout = QVBoxLayout(hist_box)
+        hist_layout.setContentsMargins(4, 4, 4, 4)
+        self.histogram_plot = HistogramPlot()
+        self.histogram_plot.setMinimumHeight(160)
+        hist_layout.addWidget(self.histogram_plot)
+        side_layout.addWidget(hist_box, 1)
+        self.side = side
+
+        self.splitter = QSplitter(Qt.Horizontal)
+        self.splitter.addWidget(self.stack)
+        self.splitter.addWidget(side)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([700, 300])
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(head)
+        layout.addWidget(self.error_label)
+        layout.addLayout(self.view_bar)
+        layout.addWidget(self.slicer)
+        layout.addWidget(self.splitter, 1)
+        self._show_controls(False)
+
+    def _show_controls(self, on: bool) -> None:
+        for b in self._view_buttons.values():
+            b.setVisible(on)
+        for b in self._buttons:
+            b.setEnabled(on)
+        self.complex_label.setVisible(False)
+        self.complex_combo.setVisible(False)
+
+    # ------------------------------------------------------------------ public API
+    def set_source(self, source: TensorSource) -> None:
+        """Show ``source``; its array is loaded in a worker."""
+        self.cancel()
+        self._gen += 1
+        gen = self._gen
+        self.source = source
+        self.array = None
+        self.info = None
+        self.stats = None
+        self.histogram = None
+        self.error = None
+        self.error_label.hide()
+        self.title.setText(source.title or source.name)
+        self.subtitle.setText(self._describe(source))
+        self._clear_stats()
+        self.histogram_plot.clear_counts()
+        self.slicer.hide()
+        self.slice_label.clear()
+        self.placeholder.setText("Loading…")
+        self.stack.setCurrentWidget(self.placeholder)
+        self._show_controls(False)
+        self._track(run_in_background(
+            _load, source.loader, label=f"Reading {source.name}",
+            on_result=lambda arr, g=gen: self._on_loaded(g, arr),
+            on_error=lambda exc, g=gen: self._on_load_error(g, exc)))
+
+    def set_array(self, name: str, array, title: str = "") -> None:
+        self.set_source(TensorSource.from_array(name, array, title=title))
+
+    def cancel(self) -> None:
+        """Stop every background step of the current tensor."""
+        for job in self._jobs:
+            job.cancel()
+        if self._view_job is not None:
+            self._view_job.cancel()
+
+    def current_view(self) -> TensorView | None:
+        return self._current
+
+    def current_view_name(self) -> str:
+        return self._current.name if self._current else ""
+
+    def current_slice(self) -> np.ndarray | None:
+        if self.array is None:
+            return None
+        return self.slicer.take(self.array) if self.array.ndim >= 2 else self.array
+
+    def select_view(self, name: str, by_user: bool = False) -> None:
+        for v in self._views:
+            if v.name == name:
+                if by_user:
+                    TensorPanel._preferred_view = name
+                self._activate(v)
+                return
+        raise KeyError(name)
+
+    def set_complex_part(self, part: str) -> None:
+        if part == self._complex_part:
+            return
+        self._complex_part = part
+        if self.array is not None:
+            self._refresh_view()
+            self._start_stats()
+
+    def is_busy(self) -> bool:
+        return any(not j.is_done() for j in self._jobs) or (
+            self._view_job is not None and not self._view_job.is_done())
+
+    # ------------------------------------------------------------------ loading
+    def _track(self, job: Worker) -> Worker:
+        self._jobs = [j for j in self._jobs if not j.is_done()]
+        self._jobs.append(job)
+        return job
+
+    def _describe(self, source: TensorSource) -> str:
+        parts = []
+        if source.dtype is not None:
+            parts.append(_dtype_text(source.dtype))
+        if source.shape is not None:
+            parts.append("shape " + _shape_text(source.shape))
+            n = int(np.prod(source.shape, dtype=np.int64)) if source.shape else 1
+            parts.append(f"{format_count(n)} value{'s' if n != 1 else ''}")
+        if source.nbytes is not None:
+            parts.append(format_bytes(source.nbytes))
+        text = "  ·  ".join(parts)
+        if source.title and source.title != source.name:
+            text += f"\nkey: {source.name}"
+        for line in source.details:
+            text += "\n" + line
+        return text
+
+    def _on_load_error(self, gen: int, exc: Exception) -> None:
+        if gen != self._gen:
+            return
+        self.error = str(exc) or type(exc).__name__
+        self.error_label.setText("Cannot read this tensor: " + self.error)
+        self.error_label.show()
+        self.placeholder.setText("No values to show.")
+        self.stack.setCurrentWidget(self.placeholder)
+        self.load_failed.emit(self.error)
+
+    def _on_loaded(self, gen: int, array) -> None:
+        if gen != self._gen:
+            return
+        array = np.asarray(array) if not isinstance(array, np.ndarray) else array
+        self.array = array
+        numeric = is_numeric(array.dtype) and array.dtype.kind != "O"
+        self.info = TensorInfo(tuple(array.shape), array.dtype, numeric)
+        if self.source is not None and self.source.shape is None:
+            self.source.shape = tuple(array.shape)
+            self.source.dtype = array.dtype
+            self.subtitle.setText(self._describe(self.source))
+        self.slicer.set_shape(array.shape)
+        self.slicer.setVisible(array.ndim >= 2 and array.size > 0)
+        is_complex = array.dtype.kind == "c"
+        self.complex_label.setVisible(is_complex)
+        self.complex_combo.setVisible(is_complex)
+        for b in self._buttons:
+            b.setEnabled(True)
+        self.side.setVisible(numeric)
+        self._update_view_buttons()
+        view = choose_view(self._views, self.info, self._slice_shape(), TensorPanel._preferred_view)
+        self._activate(view)
+        if numeric and array.size > 0:
+            self._start_stats()
+        else:
+            self._show_non_numeric_stats()
+
+    def _slice_shape(self) -> tuple[int, ...]:
+        s = self.current_slice()
+        return tuple(s.shape) if s is not None else ()
+
+    def _update_view_buttons(self) -> None:
+        shape = self._slice_shape()
+        for v in self._views:
+            fits = self.info is not None and v.priority(self.info, shape) > 0
+            self._view_buttons[v.name].setVisible(fits)
+
+    # ------------------------------------------------------------------ views
+    def _activate(self, view: TensorView) -> None:
+        self._current = view
+        self._view_buttons[view.name].setChecked(True)
+        widget = view.widget()
+        if self.stack.indexOf(widget) < 0:
+            self.stack.addWidget(widget)
+        self._refresh_view()
+
+    def _refresh_view(self) -> None:
+        view = self._current
+        if view is None or self.array is None:
+            return
+        self.slice_label.setText(self.slicer.description())
+        data = self.current_slice()
+        self._view_gen += 1
+        vgen = self._view_gen
+        if self._view_job is not None:
+            self._view_job.cancel()
+        if view.needs_worker:
+            self._view_job = run_in_background(
+                _prepare, view, data, self._complex_part, label="Drawing",
+                on_result=lambda payload, g=vgen, v=view, d=data: self._on_prepared(g, v, d, payload),
+                on_error=lambda exc, g=vgen: self._on_prepare_error(g, exc))
+        else:
+            self._show_view(view, data, None)
+
+    def _on_prepared(self, vgen: int, view: TensorView, data, payload) -> None:
+        if vgen != self._view_gen or view is not self._current:
+            return
+        self._show_view(view, data, payload)
+
+    def _on_prepare_error(self, vgen: int, exc: Exception) -> None:
+        if vgen != self._view_gen:
+            return
+        self.error_label.setText(f"Cannot draw this view: {exc}")
+        self.error_label.show()
+
+    def _show_view(self, view: TensorView, data, payload) -> None:
+        view.show(data, payload, self.info, self._complex_part)
+        self.stack.setCurrentWidget(view.widget())
+        self.view_ready.emit(view.name)
+
+    # ------------------------------------------------------------------ statistics
+    def _clear_stats(self) -> None:
+        for label in self._stat_labels.values():
+            label.setText("–")
+        self.progress_widget.hide()
+
+    def _start_stats(self) -> None:
+        if self.array is None or not self.info or not self.info.numeric:
+            return
+        for job in self._jobs:
+            job.cancel()
+        gen = self._gen
+        self.stats = None
+        self.histogram = None
+        self._clear_stats()
+        self.progress.setValue(0)
+        self.progress_widget.setVisible(self.array.size > 2_000_000)
+        self.cancel_button.show()
+        self.recompute_button.hide()
+        self._track(run_in_background(
+            _stats_and_histogram, self.array, self._complex_part,
+            label=f"Statistics of {self.source.name if self.source else 'tensor'}",
+            on_result=lambda r, g=gen: self._on_stats(g, r),
+            on_error=lambda exc, g=gen: self._on_stats_error(g, exc),
+            on_progress=lambda d, t, g=gen: self._on_progress(g, d, t)))
+        self._jobs[-1].cancelled.connect(lambda g=gen: self._on_stats_cancelled(g))
+
+    def _on_progress(self, gen: int, done: int, total: int) -> None:
+        if gen == self._gen and total:
+            self.progress.setValue(int(1000 * done / total))
+
+    def _on_stats(self, gen: int, result) -> None:
+        if gen != self._gen:
+            return
+        stats, hist = result
+        self.stats = stats
+        self.histogram = hist
+        self._fill_stats(stats)
+        self.progress_widget.hide()
+        if hist is not None:
+            self.histogram_plot.set_counts(*hist)
+        self.stats_ready.emit(stats)
+        self.histogram_ready.emit(*(hist if hist is not None else (np.zeros(0), np.zeros(1))))
+
+    def _on_stats_error(self, gen: int, exc: Exception) -> None:
+        if gen != self._gen:
+            return
+        self.progress_widget.hide()
+        self._stat_labels["count"].setText(f"error: {exc}")
+
+    def _on_stats_cancelled(self, gen: int) -> None:
+        if gen != self._gen:
+            return
+        self.progress.setFormat("statistics cancelled")
+        self.cancel_button.hide()
+        self.recompute_button.show()
+        self.progress_widget.show()
+
+    def _fill_stats(self, s: TensorStats) -> None:
+        L = self._stat_labels
+        L["count"].setText(format_count(s.count))
+        L["min"].setText(_num(s.min))
+        L["max"].setText(_num(s.max))
+        L["mean"].setText(_num(s.mean))
+        L["std"].setText(_num(s.std))
+        pct = f"  ({100 * s.zeros / s.count:.1f}%)" if s.count else ""
+        L["zeros"].setText(format_count(s.zeros) + pct)
+        L["nans"].setText(format_count(s.nans))
+        L["infs"].setText(format_count(s.infs))
+        bad = "color: #b00020; font-weight: bold;"
+        L["nans"].setStyleSheet(bad if s.nans else "")
+        L["infs"].setStyleSheet(bad if s.infs else "")
+        self.progress.setFormat("statistics %p%")
+
+    def _show_non_numeric_stats(self) -> None:
+        self._clear_stats()
+        if self.array is not None:
+            self._stat_labels["count"].setText(format_count(int(self.array.size)))
+
+    def stat_text(self, key: str) -> str:
+        return self._stat_labels[key].text()
+
+    # ------------------------------------------------------------------ copy / export
+    def copy_name(self) -> None:
+        if self.source is not None:
+            QGuiApplication.clipboard().setText(self.source.name)
+
+    def value_text(self) -> str:
+        """What "Copy value" puts on the clipboard."""
+        if self.array is None:
+            return ""
+        if isinstance(self._current, TableView):
+            text = self._current.selected_text()
+            if text:
+                return text
+        arr = self.array
+        if arr.size <= 100_000:
+            if arr.dtype.kind in "OS":
+                flat = [v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else str(v)
+                        for v in arr.reshape(-1)]
+                return "\n".join(flat)
+            with np.printoptions(threshold=arr.size + 1, linewidth=200):
+                return np.array2string(_display_values(arr), separator=", ")
+        return ""
+
+    def copy_value(self) -> None:
+        text = self.value_text()
+        if text:
+            QGuiApplication.clipboard().setText(text)
+        else:
+            self.error_label.setText("This tensor is too large to copy whole: select cells in "
+                                     "the table, or export it as .npy.")
+            self.error_label.show()
+
+    def export_npy(self, path: str) -> Worker:
+        return self._track(run_in_background(_save_npy, self.array, path,
+                                             label=f"Saving {path}",
+                                             on_error=self._on_export_error))
+
+    def export_csv(self, path: str) -> Worker:
+        data = self.current_slice()
+        return self._track(run_in_background(_save_csv, data, path, label=f"Saving {path}",
+                                             on_error=self._on_export_error))
+
+    def export_png(self, path: str) -> None:
+        import pyqtgraph.exporters as exporters
+        item = self._current.plot_item() if self._current else None
+        if item is None:
+            item = self.histogram_plot.getPlotItem().scene()
+        exporter = exporters.ImageExporter(item)
+        exporter.export(path)
+
+    def _on_export_error(self, exc: Exception) -> None:
+        self.error_label.setText(f"Export failed: {exc}")
+        self.error_label.show()
+
+    def _default_file_name(self, suffix: str) -> str:
+        name = (self.source.name if self.source else "tensor")
+        for ch in "/\\:. ":
+            name = name.replace(ch, "_")
+        return name.strip("_") + suffix
+
+    def _ask_export_npy(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export tensor", self._default_file_name(".npy"),
+                                              "NumPy array (*.npy)")
+        if path:
+            self.export_npy(path)
+
+    def _ask_export_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export shown slice",
+                                              self._default_file_name(".csv"), "CSV (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def _ask_export_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export plot", self._default_file_name(".png"),
+                                              "PNG image (*.png)")
+        if path:
+            self.export_png(path)
+
+
+# ---------------------------------------------------------------------- worker functions
+def _load(ctx, loader):
+    return loader()
+
+
+def _prepare(ctx, view: TensorView, data, complex_part):
+    return view.prepare(data, complex_part)
+
+
+def _stats_and_histogram(ctx, array: np.ndarray, complex_part: str):
+    total = 2 * int(array.size)
+    stats = compute_stats(array, complex_part=complex_part,
+                          progress=lambda d, t: ctx.progress(d, total),
+                          should_stop=ctx.should_stop)
+    hist = None
+    if stats.finite:
+        hist = compute_histogram(array, HISTOGRAM_BINS, (stats.min, stats.max),
+                                 complex_part=complex_part,
+                                 progress=lambda d, t: ctx.progress(t + d, total),
+                                 should_stop=ctx.should_stop)
+    return stats, hist
+
+
+def _save_npy(ctx, array, path):
+    np.save(path, np.asarray(array), allow_pickle=False)
+    return path
+
+
+def _save_csv(ctx, data, path):
+    arr = np.asarray(data)
+    if arr.ndim == 0:
+        arr = arr.reshape(1, 1)
+    elif arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        values = _display_values(arr)
+        for i, row in enumerate(values):
+            if i % 256 == 0:
+                ctx.check()
+            if arr.dtype.kind in "OS":
+                writer.writerow([v.decode("utf-8", "backslashreplace") if isinstance(v, bytes)
+                                 else str(v) for v in row])
+            else:
+                writer.writerow([repr(v.item()) if hasattr(v, "item") else v for v in row])
+    return path
+
+
+def _display_values(arr: np.ndarray) -> np.ndarray:
+    """Values numpy prints sensibly: ml_dtypes types widened to float32/int8."""
+    if arr.dtype.kind in "biufcOSU":
+        if arr.dtype.kind == "f" and arr.dtype.itemsize < 4:
+            return arr.astype(np.float32)
+        return arr
+    from core.stats import numeric_view
+    return numeric_view(arr)
+
+
+def _num(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:.6g}"
+
+
+def _dtype_text(dtype: np.dtype) -> str:
+    return "string" if dtype.kind in "OS" else np.dtype(dtype).name
+
+
+def _shape_text(shape) -> str:
+    if len(shape) == 1:
+        return f"({shape[0]},)"
+    return "(" + ", ".join(str(d) for d in shape) + ")"
