@@ -1,0 +1,505 @@
+"""Neural-network layers: activations, softmax, convolutions, pooling, batch norm, top-k.
+
+Convolutions use im2col: a strided window view of the padded input
+(``sliding_window_view``), copied once into a (positions x window) matrix and multiplied
+by the filter in one BLAS call. Depthwise convolution and transposed convolution loop
+over the few kernel taps (9 for a 3x3 kernel), never over pixels.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ...errors import ExecutionError
+from ..registry import np_dtype
+from .math import F32, as_ints, is_int, op, shape_text, widen
+
+# ----------------------------------------------------------------------- activations
+
+
+def _activation(name, fn, description, defaults=None):
+    def k(ctx, inputs, attrs):
+        x = inputs[0]
+        return np.asarray(fn(widen(x), attrs)).astype(x.dtype, copy=False)
+    op(name, outputs=("activations",), defaults=defaults, description=description)(k)
+
+
+_activation("Relu", lambda x, a: np.maximum(x, np.zeros((), x.dtype)),
+            "keeps positive values and replaces negative ones with 0")
+_activation("Relu6", lambda x, a: np.minimum(np.maximum(x, np.zeros((), x.dtype)),
+                                             np.asarray(6, x.dtype)),
+            "like Relu but also caps values at 6 (used by MobileNet)")
+_activation("Elu", lambda x, a: np.where(x < 0, np.expm1(x), x),
+            "x for positive values, e^x - 1 for negative ones (a smooth Relu)")
+_activation("Selu", lambda x, a: np.where(
+    x < 0, 1.7580993408473768 * np.expm1(x), 1.0507009873554805 * x),
+    "a scaled Elu whose outputs keep a steady mean and variance through many layers")
+_activation("LeakyRelu", lambda x, a: np.where(x < 0, x * np.asarray(a.get("alpha", 0.2),
+                                                                     x.dtype), x),
+            "like Relu but lets a small fraction (alpha) of negative values through",
+            defaults={"alpha": 0.2})
+_activation("Softplus", lambda x, a: np.logaddexp(np.zeros((), x.dtype), x),
+            "log(1 + e^x), a smooth version of Relu")
+_activation("Softsign", lambda x, a: x / (1 + np.abs(x)),
+            "x / (1 + |x|), squashes values into (-1, 1)")
+
+
+def _softmax(x, log):
+    w = widen(x)
+    if w.ndim < 1:
+        raise ExecutionError("logits must have >= 1 dimension, got []")
+    shifted = w - np.max(w, axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    s = np.sum(e, axis=-1, keepdims=True)
+    r = shifted - np.log(s) if log else e / s
+    return r.astype(x.dtype, copy=False)
+
+
+@op("Softmax", outputs=("softmax",),
+    description="turns the last axis into probabilities that add up to 1")
+def _softmax_op(ctx, inputs, attrs):
+    return _softmax(inputs[0], False)
+
+
+@op("LogSoftmax", outputs=("logsoftmax",),
+    description="the logarithm of Softmax, computed stably")
+def _log_softmax_op(ctx, inputs, attrs):
+    return _softmax(inputs[0], True)
+
+
+@op("L2Loss", outputs=("output",), description="half the sum of squares of all elements")
+def _l2_loss(ctx, inputs, attrs):
+    x = inputs[0]
+    return np.asarray(np.sum(np.square(widen(x))) / 2).astype(x.dtype)
+
+
+@op("LRN", outputs=("output",),
+    defaults={"depth_radius": 5, "bias": 1.0, "alpha": 1.0, "beta": 0.5},
+    description="local response normalization: divides each value by the energy of "
+                "neighbouring channels")
+def _lrn(ctx, inputs, attrs):
+    x = inputs[0]
+    w = widen(x)
+    r = int(attrs.get("depth_radius", 5))
+    sq = np.square(w)
+    c = w.shape[-1]
+    cs = np.concatenate([np.zeros(w.shape[:-1] + (1,), w.dtype), np.cumsum(sq, axis=-1)], -1)
+    hi = np.minimum(np.arange(c) + r + 1, c)
+    lo = np.maximum(np.arange(c) - r, 0)
+    window = cs[..., hi] - cs[..., lo]
+    scale = attrs.get("bias", 1.0) + attrs.get("alpha", 1.0) * window
+    return (w * np.power(scale, -attrs.get("beta", 0.5))).astype(x.dtype)
+
+
+# ------------------------------------------------------------------------ geometry
+
+
+def _nchw(attrs) -> bool:
+    fmt = attrs.get("data_format", b"NHWC")
+    return fmt.startswith(b"NC")
+
+
+def _to_channels_last(x, nchw):
+    return np.moveaxis(x, 1, -1) if nchw else x
+
+
+def _from_channels_last(x, nchw):
+    return np.ascontiguousarray(np.moveaxis(x, -1, 1)) if nchw else x
+
+
+def _spatial(values, nd, nchw, what):
+    """Spatial entries of a per-dimension attribute (strides, dilations, ksize)."""
+    v = as_ints(values) if values is not None else [1] * (nd + 2)
+    if len(v) != nd + 2:
+        raise ExecutionError(f"{what} should have {nd + 2} elements, got {len(v)}")
+    outer = (v[0], v[1]) if nchw else (v[0], v[-1])
+    if outer != (1, 1):
+        raise ExecutionError(f"{what} in the batch and depth dimensions must be 1, got {v}")
+    return v[2:] if nchw else v[1:-1]
+
+
+def conv_geometry(in_sizes, k_sizes, strides, dilations, padding, explicit, nchw):
+    """Output sizes and (before, after) paddings per spatial dimension, TF's rules."""
+    nd = len(in_sizes)
+    if padding == b"EXPLICIT":
+        p = as_ints(explicit)
+        if len(p) != 2 * (nd + 2):
+            raise ExecutionError(f"explicit_paddings should have {2 * (nd + 2)} entries, "
+                                 f"got {len(p)}")
+        pairs = [(p[2 * i], p[2 * i + 1]) for i in range(nd + 2)]
+        pads = pairs[2:] if nchw else pairs[1:-1]
+    outs, out_pads = [], []
+    for i in range(nd):
+        n, k, s, d = in_sizes[i], k_sizes[i], strides[i], dilations[i]
+        if s < 1 or d < 1:
+            raise ExecutionError(f"strides and dilations must be positive, got {s} and {d}")
+        eff = (k - 1) * d + 1
+        if padding == b"SAME":
+            o = -(-n // s)
+            total = max((o - 1) * s + eff - n, 0)
+            pb = (total // 2, total - total // 2)
+        elif padding == b"VALID":
+            o = (n - eff) // s + 1 if n >= eff else 0
+            pb = (0, 0)
+        elif padding == b"EXPLICIT":
+            pb = pads[i]
+            o = (n + pb[0] + pb[1] - eff) // s + 1 if n + pb[0] + pb[1] >= eff else 0
+        else:
+            raise ExecutionError(f"unknown padding {padding!r}")
+        if o <= 0 and n > 0:
+            raise ExecutionError(f"Computed output size would be negative: {o} [input_size: "
+                                 f"{n}, effective_filter_size: {eff}, stride: {s}]")
+        outs.append(max(o, 0))
+        out_pads.append(pb)
+    return outs, out_pads
+
+
+def _pad_spatial(x, pads, value=0):
+    if not any(a or b for a, b in pads):
+        return x
+    return np.pad(x, [(0, 0)] + list(pads) + [(0, 0)], constant_values=value)
+
+
+def _windows(xp, k_sizes, strides, dilations, outs):
+    """(N, *out, C, *k) strided view of the padded channels-last input."""
+    nd = len(k_sizes)
+    eff = [(k - 1) * d + 1 for k, d in zip(k_sizes, dilations)]
+    win = sliding_window_view(xp, eff, axis=tuple(range(1, nd + 1)))
+    idx = (slice(None),) + tuple(slice(0, (o - 1) * s + 1 if o else 0, s)
+                                 for o, s in zip(outs, strides))
+    idx += (slice(None),) + tuple(slice(None, None, d) for d in dilations)
+    return win[idx]
+
+
+def conv_nd(x, f, strides, dilations, pads, outs):
+    """Channels-last convolution: x (N, *S, C), f (*K, Cin, Cout) -> (N, *outs, Cout)."""
+    nd = f.ndim - 2
+    k_sizes = list(f.shape[:nd])
+    cin, cout = f.shape[-2:]
+    c = x.shape[-1]
+    if cin == 0 or c % cin:
+        raise ExecutionError(f"input depth must be evenly divisible by filter depth: "
+                             f"{c} vs {cin}")
+    groups = c // cin
+    if cout % groups:
+        raise ExecutionError(f"output depth {cout} must be divisible by the {groups} groups")
+    n = x.shape[0]
+    m = n * int(np.prod(outs))
+    if all(k == 1 for k in k_sizes) and not any(a or b for a, b in pads):
+        sl = x[(slice(None),) + tuple(slice(0, (o - 1) * s + 1 if o else 0, s)
+                                      for o, s in zip(outs, strides))]
+        patches = sl.reshape(m, c)
+    else:
+        win = _windows(_pad_spatial(x, pads), k_sizes, strides, dilations, outs)
+        order = (0,) + tuple(range(1, nd + 1)) + tuple(range(nd + 2, 2 * nd + 2)) + (nd + 1,)
+        patches = np.ascontiguousarray(win.transpose(order)).reshape(m, -1)
+    ksz = int(np.prod(k_sizes))
+    if groups == 1:
+        out = patches @ f.reshape(ksz * cin, cout)
+    else:
+        p = patches.reshape(m, ksz, groups, cin)
+        fg = f.reshape(ksz, cin, groups, cout // groups)
+        out = np.einsum("mkgc,kcgo->mgo", p, fg, optimize=True).reshape(m, cout)
+    return out.reshape([n] + list(outs) + [cout])
+
+
+def _conv(ctx, inputs, attrs, nd):
+    x, f = inputs
+    if x.ndim != nd + 2 or f.ndim != nd + 2:
+        raise ExecutionError(f"input and filter must be {nd + 2}-D, got "
+                             f"{shape_text(x.shape)} and {shape_text(f.shape)}")
+    nchw = _nchw(attrs)
+    xl = _to_channels_last(x, nchw)
+    strides = _spatial(attrs.get("strides"), nd, nchw, "strides")
+    dil = _spatial(attrs.get("dilations"), nd, nchw, "dilations")
+    outs, pads = conv_geometry(xl.shape[1:-1], f.shape[:nd], strides, dil,
+                               attrs.get("padding", b"VALID"), attrs.get("explicit_paddings"),
+                               nchw)
+    out = conv_nd(widen(xl), widen(f), strides, dil, pads, outs)
+    return _from_channels_last(out.astype(x.dtype, copy=False), nchw)
+
+
+_CONV_DEFAULTS = {"data_format": b"NHWC", "dilations": [1, 1, 1, 1], "explicit_paddings": [],
+                  "use_cudnn_on_gpu": True}
+
+
+@op("Conv2D", outputs=("output",), defaults=_CONV_DEFAULTS,
+    description="slides small learned filters over an image, mixing all input channels")
+def _conv2d(ctx, inputs, attrs):
+    return _conv(ctx, inputs, attrs, 2)
+
+
+@op("Conv3D", outputs=("output",),
+    defaults={"data_format": b"NDHWC", "dilations": [1, 1, 1, 1, 1]},
+    description="slides small learned 3-D filters over a volume, mixing all input channels")
+def _conv3d(ctx, inputs, attrs):
+    return _conv(ctx, inputs, attrs, 3)
+
+
+@op("DepthwiseConv2dNative", outputs=("output",),
+    defaults={"data_format": b"NHWC", "dilations": [1, 1, 1, 1], "explicit_paddings": []},
+    description="convolves each channel with its own filter, without mixing channels")
+def _depthwise(ctx, inputs, attrs):
+    x, f = inputs
+    if x.ndim != 4 or f.ndim != 4:
+        raise ExecutionError(f"input and filter must be 4-D, got {shape_text(x.shape)} and "
+                             f"{shape_text(f.shape)}")
+    nchw = _nchw(attrs)
+    xl = _to_channels_last(x, nchw)
+    kh, kw, c, mult = f.shape
+    if xl.shape[-1] != c:
+        raise ExecutionError(f"input and filter must have the same depth: {xl.shape[-1]} vs {c}")
+    strides = _spatial(attrs.get("strides"), 2, nchw, "strides")
+    dil = _spatial(attrs.get("dilations"), 2, nchw, "dilations")
+    outs, pads = conv_geometry(xl.shape[1:3], (kh, kw), strides, dil,
+                               attrs.get("padding", b"VALID"), attrs.get("explicit_paddings"),
+                               nchw)
+    xp = _pad_spatial(widen(xl), pads)
+    fw = widen(f)
+    n = xl.shape[0]
+    oh, ow = outs
+    (sh, sw), (dh, dw) = strides, dil
+    acc = np.zeros((n, oh, ow, c, mult) if mult > 1 else (n, oh, ow, c), dtype=xp.dtype)
+    tmp = np.empty_like(acc)
+    for i, j in itertools.product(range(kh), range(kw)):
+        tap = xp[:, i * dh: i * dh + (oh - 1) * sh + 1: sh, j * dw: j * dw + (ow - 1) * sw + 1: sw]
+        if mult > 1:
+            np.multiply(tap[..., None], fw[i, j], out=tmp)
+        else:
+            np.multiply(tap, fw[i, j, :, 0], out=tmp)
+        acc += tmp
+    out = acc.reshape(n, oh, ow, c * mult).astype(x.dtype, copy=False)
+    return _from_channels_last(out, nchw)
+
+
+def _conv_backprop_input(ctx, in_shape, f, dy, attrs):
+    nchw = _nchw(attrs)
+    in_shape = as_ints(in_shape)
+    if len(in_shape) != 4 or f.ndim != 4 or dy.ndim != 4:
+        raise ExecutionError("Conv2DBackpropInput needs 4-D input_sizes, filter and "
+                             "out_backprop")
+    in_l = [in_shape[0], in_shape[2], in_shape[3], in_shape[1]] if nchw else in_shape
+    dyl = _to_channels_last(widen(dy), nchw)
+    kh, kw, cin, cout = f.shape
+    if in_l[3] != cin:
+        raise ExecutionError(f"input depth {in_l[3]} must equal the filter's input depth {cin}")
+    strides = _spatial(attrs.get("strides"), 2, nchw, "strides")
+    dil = _spatial(attrs.get("dilations"), 2, nchw, "dilations")
+    outs, pads = conv_geometry(in_l[1:3], (kh, kw), strides, dil, attrs.get("padding"),
+                               attrs.get("explicit_paddings"), nchw)
+    if list(dyl.shape[1:3]) != outs or dyl.shape[3] != cout:
+        raise ExecutionError(f"out_backprop shape {shape_text(dy.shape)} does not match the "
+                             f"computed output size {outs} x {cout}")
+    n, oh, ow = dyl.shape[0], outs[0], outs[1]
+    cols = (dyl.reshape(-1, cout) @ widen(f).reshape(kh * kw * cin, cout).T)
+    cols = cols.reshape(n, oh, ow, kh, kw, cin)
+    hp = in_l[1] + pads[0][0] + pads[0][1]
+    wp = in_l[2] + pads[1][0] + pads[1][1]
+    dx = np.zeros((n, max(hp, (oh - 1) * strides[0] + (kh - 1) * dil[0] + 1),
+                   max(wp, (ow - 1) * strides[1] + (kw - 1) * dil[1] + 1), cin), dyl.dtype)
+    (sh, sw), (dh, dw) = strides, dil
+    for i, j in itertools.product(range(kh), range(kw)):
+        dx[:, i * dh: i * dh + (oh - 1) * sh + 1: sh,
+           j * dw: j * dw + (ow - 1) * sw + 1: sw] += cols[:, :, :, i, j]
+    dx = dx[:, pads[0][0]: pads[0][0] + in_l[1], pads[1][0]: pads[1][0] + in_l[2]]
+    return _from_channels_last(np.ascontiguousarray(dx).astype(dy.dtype, copy=False), nchw)
+
+
+@op("Conv2DBackpropInput", outputs=("output",), defaults=_CONV_DEFAULTS,
+    description="a transposed convolution: spreads each value back over the filter's "
+                "footprint (used for upsampling)")
+def _conv2d_backprop_input(ctx, inputs, attrs):
+    sizes, f, dy = inputs
+    return _conv_backprop_input(ctx, sizes, f, dy, attrs)
+
+
+@op("Conv2DBackpropInputV2", outputs=("output",), defaults=_CONV_DEFAULTS,
+    description="a transposed convolution given an input-shaped tensor instead of its shape")
+def _conv2d_backprop_input_v2(ctx, inputs, attrs):
+    x, f, dy = inputs
+    return _conv_backprop_input(ctx, np.asarray(x.shape), f, dy, attrs)
+
+
+# ----------------------------------------------------------------------------- pooling
+
+
+def _pool(x, attrs, nd, kind, ksize=None, strides=None):
+    nchw = _nchw(attrs)
+    xl = _to_channels_last(x, nchw)
+    k = _spatial(ksize if ksize is not None else attrs.get("ksize"), nd, nchw, "ksize")
+    s = _spatial(strides if strides is not None else attrs.get("strides"), nd, nchw, "strides")
+    outs, pads = conv_geometry(xl.shape[1:-1], k, s, [1] * nd, attrs.get("padding", b"VALID"),
+                               attrs.get("explicit_paddings"), nchw)
+    w = widen(xl)
+    if kind == "max":
+        low = -np.inf if w.dtype.kind == "f" else np.iinfo(w.dtype).min
+        win = _windows(_pad_spatial(w, pads, low), k, s, [1] * nd, outs)
+        out = win.max(axis=tuple(range(-nd, 0))) if win.size else np.zeros(
+            win.shape[:nd + 2], w.dtype)
+    else:
+        win = _windows(_pad_spatial(w, pads, 0), k, s, [1] * nd, outs)
+        total = win.sum(axis=tuple(range(-nd, 0)), dtype=w.dtype)
+        count = np.ones((), np.float64)
+        for i in range(nd):
+            ones = np.pad(np.ones(xl.shape[1 + i]), pads[i])
+            c = sliding_window_view(ones, k[i])[: (outs[i] - 1) * s[i] + 1: s[i]].sum(-1)
+            count = np.multiply.outer(count, c)
+        out = total / count.reshape((1,) + tuple(outs) + (1,)).astype(w.dtype)
+    return _from_channels_last(np.asarray(out).astype(x.dtype, copy=False), nchw)
+
+
+_POOL_DEFAULTS = {"data_format": b"NHWC", "explicit_paddings": []}
+
+
+@op("MaxPool", outputs=("output",), defaults=_POOL_DEFAULTS,
+    description="keeps the largest value in each window (downsampling)")
+def _max_pool(ctx, inputs, attrs):
+    return _pool(inputs[0], attrs, 2, "max")
+
+
+@op("MaxPoolV2", outputs=("output",), defaults={"data_format": b"NHWC"},
+    description="keeps the largest value in each window, window and strides given as inputs")
+def _max_pool_v2(ctx, inputs, attrs):
+    x, ksize, strides = inputs
+    return _pool(x, attrs, 2, "max", ksize, strides)
+
+
+@op("AvgPool", outputs=("output",), defaults={"data_format": b"NHWC"},
+    description="averages each window (downsampling); padding is left out of the average")
+def _avg_pool(ctx, inputs, attrs):
+    return _pool(inputs[0], attrs, 2, "avg")
+
+
+@op("MaxPool3D", outputs=("output",), defaults={"data_format": b"NDHWC"},
+    description="keeps the largest value in each 3-D window")
+def _max_pool3d(ctx, inputs, attrs):
+    return _pool(inputs[0], attrs, 3, "max")
+
+
+@op("AvgPool3D", outputs=("output",), defaults={"data_format": b"NDHWC"},
+    description="averages each 3-D window")
+def _avg_pool3d(ctx, inputs, attrs):
+    return _pool(inputs[0], attrs, 3, "avg")
+
+
+# ------------------------------------------------------------------------- batch norm
+
+
+def _fused_batch_norm(ctx, inputs, attrs, v3):
+    x, scale, offset, mean, var = inputs
+    nchw = _nchw(attrs)
+    xl = _to_channels_last(x, nchw)
+    eps = float(attrs.get("epsilon", 1e-4))
+    c = xl.shape[-1]
+    for name, v in (("scale", scale), ("offset", offset)):
+        if v.shape != (c,):
+            raise ExecutionError(f"{name} must have the same number of elements as the "
+                                 f"channels of x, got {v.size} and {c}")
+    w = widen(xl)
+    scale, offset = scale.astype(F32), offset.astype(F32)
+    if attrs.get("is_training", True):
+        axes = tuple(range(w.ndim - 1))
+        bm = w.mean(axis=axes, dtype=np.float64).astype(F32)
+        bv = np.square(w - bm).mean(axis=axes, dtype=np.float64).astype(F32)
+        count = w.size // max(c, 1)
+        unbiased = bv * (count / max(count - 1, 1))
+        f = float(attrs.get("exponential_avg_factor", 1.0))
+        if f != 1.0 and mean.size:
+            out_mean = (1 - f) * mean.astype(F32) + f * bm
+            out_var = (1 - f) * var.astype(F32) + f * unbiased
+        else:
+            out_mean, out_var = bm, unbiased
+        use_mean, use_var = bm, bv
+        reserve = (bm, bv)
+    else:
+        if mean.shape != (c,) or var.shape != (c,):
+            raise ExecutionError(f"mean and variance must have {c} elements in inference "
+                                 f"mode, got {mean.size} and {var.size}")
+        use_mean, use_var = mean.astype(F32), var.astype(F32)
+        out_mean, out_var = use_mean, use_var
+        reserve = (use_mean, use_var)
+    k = scale / np.sqrt(use_var + np.float32(eps))
+    y = w * k + (offset - use_mean * k)
+    y = _from_channels_last(y.astype(x.dtype, copy=False), nchw)
+    outs = [y, out_mean.astype(F32), out_var.astype(F32), reserve[0].astype(F32),
+            reserve[1].astype(F32)]
+    if v3:
+        outs.append(np.zeros((0,), F32))
+    return outs
+
+
+_BN_OUTPUTS = ("y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2")
+_BN_DEFAULTS = {"epsilon": 1e-4, "exponential_avg_factor": 1.0, "data_format": b"NHWC",
+                "is_training": True}
+
+
+@op("FusedBatchNorm", "FusedBatchNormV2", outputs=_BN_OUTPUTS, defaults=_BN_DEFAULTS,
+    description="normalizes each channel with a mean and variance, then scales and shifts it")
+def _fbn(ctx, inputs, attrs):
+    return _fused_batch_norm(ctx, inputs, attrs, False)
+
+
+@op("FusedBatchNormV3", outputs=_BN_OUTPUTS + ("reserve_space_3",), defaults=_BN_DEFAULTS,
+    description="normalizes each channel with a mean and variance, then scales and shifts it")
+def _fbn_v3(ctx, inputs, attrs):
+    return _fused_batch_norm(ctx, inputs, attrs, True)
+
+
+# ------------------------------------------------------------------------------- top-k
+
+
+def _top_k(x, k, sorted_=True):
+    if x.ndim < 1:
+        raise ExecutionError("input must be at least 1-D")
+    n = x.shape[-1]
+    if k < 0 or k > n:
+        raise ExecutionError(f"input must have at least k columns. Had {n}, needed {k}")
+    w = widen(x)
+    # Descending order, ties keep the lower index first: stable sort of the reversed row.
+    order = np.argsort(w[..., ::-1], axis=-1, kind="stable")[..., ::-1]
+    idx = (n - 1 - order)[..., :k]
+    return np.take_along_axis(x, idx, axis=-1), idx
+
+
+@op("TopKV2", outputs=("values", "indices"), defaults={"sorted": True, "index_type": 3},
+    description="the k largest values along the last axis, and their positions")
+def _top_k_v2(ctx, inputs, attrs):
+    x, k = inputs
+    v, i = _top_k(x, int(k))
+    return v, i.astype(np_dtype(attrs.get("index_type", 3)))
+
+
+@op("TopK", outputs=("values", "indices"), defaults={"sorted": True},
+    description="the k largest values along the last axis, and their positions")
+def _top_k_v1(ctx, inputs, attrs):
+    v, i = _top_k(inputs[0], int(attrs["k"]))
+    return v, i.astype(np.int32)
+
+
+def _in_top_k(pred, targets, k):
+    p = widen(pred)
+    t = targets.astype(np.int64)
+    n = p.shape[1]
+    valid = (t >= 0) & (t < n)
+    tv = p[np.arange(p.shape[0]), np.clip(t, 0, max(n - 1, 0))]
+    higher = (p > tv[:, None]).sum(axis=1)
+    return valid & np.isfinite(tv) & (higher < k)
+
+
+@op("InTopKV2", outputs=("precision",),
+    description="true where the target class is among the k highest predictions")
+def _in_top_k_v2(ctx, inputs, attrs):
+    pred, targets, k = inputs
+    return _in_top_k(pred, targets, int(k))
+
+
+@op("InTopK", outputs=("precision",),
+    description="true where the target class is among the k highest predictions")
+def _in_top_k_v1(ctx, inputs, attrs):
+    pred, targets = inputs
+    return _in_top_k(pred, targets, int(attrs["k"]))
+
+
+_ = is_int
