@@ -110,6 +110,11 @@ class GraphModel:
         from .saved_model import ops_used_by_graph_def
         return ops_used_by_graph_def(self.graph_def)
 
+    def run(self, fetches, feeds: dict | None = None, **options):
+        """Run the graph with the numpy engine (a .meta is restored from its checkpoint)."""
+        from .engine.session import run_graph
+        return run_graph(self, fetches, feeds, **options)
+
     def summary(self) -> dict:
         return {"nodes": len(self.graph_def.node),
                 "functions": len(self.graph_def.library.function),

@@ -190,6 +190,16 @@ class SavedModel:
     def variables_prefix(self) -> Path:
         return self.path / "variables" / "variables"
 
+    def run_signature(self, key: str, inputs: dict, tags=None, **options) -> dict:
+        """Run a signature with the numpy engine (see core.engine.session.run_signature)."""
+        from .engine.session import run_signature
+        return run_signature(self, key, inputs, tags, **options)
+
+    def run(self, fetches, feeds: dict | None = None, tags=None, **options):
+        """Fetch tensors by name from the restored MetaGraph (see core.engine.session)."""
+        from .engine.session import run_saved_model
+        return run_saved_model(self, fetches, feeds, tags, **options)
+
     @cached_property
     def variables(self):
         """The variables/ checkpoint opened with core.open_checkpoint, or None when absent."""
@@ -332,7 +342,24 @@ class MetaGraph:
         """Asset tensors with the file each names, resolved under the SavedModel's assets/."""
         root = self.saved_model.path / "assets" if self.saved_model else None
         out = []
-        for a in self.proto.asset_file_def:
+        defs = list(self.proto.asset_file_def)
+        if not defs and "saved_model_assets" in self.proto.collection_def:
+            # TF1 builders keep them in a collection of Any-packed AssetFileDefs.
+            from google.protobuf.message import DecodeError
+
+            from protos import meta_graph_pb2
+            for packed in self.proto.collection_def["saved_model_assets"].any_list.value:
+                if packed.type_url.rsplit(".", 1)[-1] != "AssetFileDef":
+                    continue
+                a = meta_graph_pb2.AssetFileDef()
+                try:
+                    a.ParseFromString(packed.value)
+                except DecodeError as exc:
+                    raise FormatError(f"an asset entry is not an AssetFileDef ({exc})",
+                                      self.saved_model.file if self.saved_model else None
+                                      ) from None
+                defs.append(a)
+        for a in defs:
             path = root / a.filename if root is not None else None
             out.append(AssetFile(a.tensor_info.name, a.filename, path))
         return out

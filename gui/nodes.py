@@ -262,9 +262,14 @@ def _training_run(directory: Path) -> Node | None:
         node = error_node(exc, directory.name)
         return node
     prefixes = _run_prefixes(run, directory)
-    if not prefixes:
-        return None
-    latest = _run_latest(run, prefixes)
+    if len(prefixes) < 2:
+        return None  # one checkpoint: show it directly
+    latest = None
+    try:
+        latest = state.latest_checkpoint(directory)
+    except TensorloupeError:
+        pass
+    latest = latest or prefixes[-1]
     root = Node(label=directory.name or str(directory), kind=TRAINING_RUN,
                 detail=str(directory), payload=run)
     root.info = [("directory", str(directory)), ("checkpoints", str(len(prefixes))),
@@ -297,17 +302,6 @@ def _run_prefixes(run, directory: Path) -> list[Path]:
     if isinstance(run, (list, tuple)):
         return [Path(os.fspath(getattr(v, "prefix", v))) for v in run]
     return []
-
-
-def _run_latest(run, prefixes):
-    for attr in ("model_checkpoint_path", "latest"):
-        value = getattr(run, attr, None)
-        if value is None and isinstance(run, dict):
-            value = run.get(attr)
-        if value:
-            value = getattr(value, "prefix", None) or value
-            return Path(os.fspath(value))
-    return prefixes[-1] if prefixes else None
 
 
 def _lazy_checkpoint_loader(node: Node, prefix: Path):
@@ -356,7 +350,7 @@ def _readable_names(reader) -> dict:
         return {}
     try:
         return dict(fn())
-    except TensorloupeError:
+    except (TensorloupeError, ImportError):
         return {}
 
 
@@ -382,7 +376,9 @@ def checkpoint_variable_nodes(reader, names: dict[str, str] | None = None) -> li
     ``names`` (key -> readable name) overrides the checkpoint's own readable names (a
     SavedModel's object graph knows better ones)."""
     infos = _readable_names(reader)
-    keys = list(reader.keys())
+    # Keys of private containers (Keras' `_all_variables/3`) after the public ones, so that a
+    # variable stored twice is shown under its public key.
+    keys = sorted(reader.keys(), key=lambda k: (k.startswith("_"), k))
     root = Node(label="", kind=GROUP)
     groups: dict[tuple[str, ...], Node] = {(): root}
     by_key: dict[str, Node] = {}
@@ -589,13 +585,9 @@ def saved_model_variable_names(mg, reader) -> dict[str, str]:
     The checkpoint's TrackableObjectGraph and the SavedModel's SavedObjectGraph list the same
     objects in the same order, so node i of one is node i of the other."""
     og = mg.object_graph
-    get_graph = getattr(reader, "object_graph", None)
-    if og is None or get_graph is None:
+    if og is None:
         return {}
-    try:
-        tog = get_graph()
-    except TensorloupeError:
-        return {}
+    tog = _trackable_graph(reader)
     if tog is None:
         return {}
     out = {}
@@ -609,6 +601,29 @@ def saved_model_variable_names(mg, reader) -> dict[str, str]:
             if attr.name == "VARIABLE_VALUE":
                 out[attr.checkpoint_key] = snode.variable.name
     return out
+
+
+def _trackable_graph(reader):
+    """The checkpoint's TrackableObjectGraph, or None (TF1 checkpoints have none)."""
+    get_graph = getattr(reader, "object_graph", None)
+    if get_graph is not None:
+        try:
+            return get_graph()
+        except (TensorloupeError, ImportError):
+            pass
+    if OBJECT_GRAPH_KEY not in reader.keys():
+        return None
+    from google.protobuf.message import DecodeError
+
+    from protos import trackable_object_graph_pb2
+    try:
+        raw = reader.read(OBJECT_GRAPH_KEY)
+        data = raw.reshape(-1)[0] if hasattr(raw, "reshape") else raw
+        graph = trackable_object_graph_pb2.TrackableObjectGraph()
+        graph.ParseFromString(bytes(data))
+        return graph
+    except (TensorloupeError, DecodeError, IndexError, TypeError):
+        return None
 
 
 def _variables_group(sm, mg) -> Node:
@@ -651,7 +666,7 @@ def _assets_group(sm, mg) -> Node:
         node = _file_node(rel, p)
         g.add(node)
         total += node.nbytes or 0
-    g.nbytes = total
+    g.nbytes = total if g.loaded_children() else None
     return g
 
 
@@ -663,7 +678,7 @@ def _files_group(label: str, files, root: Path) -> Node:
         node = _file_node(os.path.relpath(p, root), p)
         g.add(node)
         total += node.nbytes or 0
-    g.nbytes = total
+    g.nbytes = total if g.loaded_children() else None
     return g
 
 

@@ -191,6 +191,8 @@ def _print_args(arguments, argument_type: str, indent: int, write) -> None:
 
 
 def _iterable(value) -> bool:
+    if getattr(value, "dims", ()) is None:     # a shape of unknown rank cannot be iterated
+        return False
     return hasattr(value, "__iter__")
 
 

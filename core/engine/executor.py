@@ -212,10 +212,10 @@ def record(trace, ctx: KernelContext, st, outputs, seconds: float) -> None:
 def node_error(ctx: KernelContext, st, exc: Exception) -> TensorloupeError:
     """Name the node (and function) that failed, once."""
     if isinstance(exc, TensorloupeError):
-        if getattr(exc, "located", False) or st is None:
+        ctx.node = st if st is not None else ctx.node
+        if getattr(exc, "located", False) or st is None or ctx.where() in exc.message:
             exc.located = True
             return exc
-        ctx.node = st
         err = type(exc)(f"{ctx.where()}: {exc.message}", exc.path, exc.offset)
         err.located = True
         return err

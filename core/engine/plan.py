@@ -291,9 +291,9 @@ def build_plan(body: Body, fetches: list, feeds: list, targets: list,
     for f in feeds:
         ref = f if isinstance(f, tuple) else body.tensor_ref(_graph_name(f))
         if ref in redirect:
-            feed_slots.append(redirect[ref])
+            feed_slots.append(redirect[ref][0])
             continue
-        redirect[ref] = n_slots
+        redirect[ref] = (n_slots, 0)
         feed_slots.append(n_slots)
         n_slots += 1
 

@@ -142,14 +142,16 @@ class Session:
         reader = self._readers.get(prefix)
         if reader is None:
             from .. import open_checkpoint
-            try:
-                reader = open_checkpoint(prefix)
-            except ExecutionError:
-                raise
-            except Exception as exc:  # NotFound/Format errors keep their type and text
-                raise exc
-            self._readers[prefix] = reader
+            reader = self._readers[prefix] = open_checkpoint(prefix)
         return reader
+
+    def close_readers(self) -> None:
+        """Close the checkpoints restore opened (restored values are copies)."""
+        for reader in self._readers.values():
+            close = getattr(reader, "close", None)
+            if close is not None:
+                close()
+        self._readers.clear()
 
     # ---------------------------------------------------------------- feeds
     def node_for(self, tensor_name: str):
@@ -351,7 +353,16 @@ class LoadedMetaGraph:
         feeds = {}
         if self.export_dir is None:
             return feeds
-        for a in self.proto.asset_file_def:
+        assets = list(self.proto.asset_file_def)
+        if not assets and "saved_model_assets" in self.proto.collection_def:
+            # Older TF1 exports keep AssetFileDefs (packed in Any) in a collection.
+            from protos import meta_graph_pb2
+            coll = self.proto.collection_def["saved_model_assets"]
+            for packed in coll.any_list.value:
+                a = meta_graph_pb2.AssetFileDef()
+                a.ParseFromString(packed.value)
+                assets.append(a)
+        for a in assets:
             if a.tensor_info.name and self.session.node_for(a.tensor_info.name) is not None:
                 path = os.path.join(self.export_dir, "assets", a.filename)
                 feeds[_tensor_name(a.tensor_info.name)] = np.array(path.encode("utf-8"), dtype=object)
@@ -366,7 +377,10 @@ class LoadedMetaGraph:
         self.session.check(plans + list(extra_plans))
         if restore is not None:
             plan, prefix = restore
-            self.session.execute(plan, [np.array(prefix.encode("utf-8"), dtype=object)])
+            try:
+                self.session.execute(plan, [np.array(prefix.encode("utf-8"), dtype=object)])
+            finally:
+                self.session.close_readers()
         if init is not None:
             plan, values = init
             self.session.execute(plan, values)
@@ -447,20 +461,34 @@ def _saved_model_loaded(saved_model, tags) -> LoadedMetaGraph:
     return loaded(mg, str(saved_model.path))
 
 
+def _options(options: RunOptions | None, extra: dict) -> RunOptions | None:
+    if not extra:
+        return options
+    base = options or RunOptions()
+    return RunOptions(**{**base.__dict__, **extra})
+
+
 def run_signature(saved_model, key: str, inputs: dict, tags=None,
-                  options: RunOptions | None = None) -> dict:
-    """Run signature ``key`` of a SavedModel's MetaGraph; returns {output key: array}."""
-    return _saved_model_loaded(saved_model, tags).run_signature(key, inputs, options)
+                  options: RunOptions | None = None, **extra) -> dict:
+    """Run signature ``key`` of a SavedModel's MetaGraph; returns {output key: array}.
+
+    ``extra`` may set RunOptions fields directly (trace=, cancel=, max_alloc_bytes=,
+    max_iterations=).
+    """
+    return _saved_model_loaded(saved_model, tags).run_signature(key, inputs,
+                                                                _options(options, extra))
 
 
 def run_saved_model(saved_model, fetches, feeds: dict | None = None, tags=None,
-                    options: RunOptions | None = None):
+                    options: RunOptions | None = None, **extra):
     """Fetch tensors by name from a SavedModel's restored MetaGraph."""
-    return _saved_model_loaded(saved_model, tags).run(fetches, feeds, options)
+    return _saved_model_loaded(saved_model, tags).run(fetches, feeds, _options(options, extra))
 
 
-def run_graph(graph_model, fetches, feeds: dict | None = None, options: RunOptions | None = None):
+def run_graph(graph_model, fetches, feeds: dict | None = None,
+              options: RunOptions | None = None, **extra):
     """Run a frozen GraphDef, or a .meta graph restored from the checkpoint beside it."""
+    options = _options(options, extra)
     if graph_model.meta_graph_proto is not None:
         prefix = graph_model.checkpoint
         lm = loaded(graph_model.meta_graph, None, str(prefix) if prefix else None)

@@ -19,15 +19,23 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QFormLayout
                                QSizePolicy, QSplitter, QStackedWidget, QToolButton, QVBoxLayout,
                                QWidget)
 
+from core.errors import UnsupportedError
 from core.stats import (COMPLEX_PARTS, TensorStats, compute_histogram, compute_stats,
                         format_bytes, format_count, is_numeric)
 
+from .. import nodes as N
 from ..workers import Worker, run_in_background
+from .base import Panel
 from .slicer import SliceSelector
 from .tensor_views import HistogramPlot, TableView, TensorInfo, TensorView, all_views, \
     choose_view
 
-HISTOGRAM_BINS = 128
+HISTOGRAM_MAX_BINS = 128
+
+
+def histogram_bins(count: int) -> int:
+    """Rice's rule (2 * cube root of n), between 5 and 128 bins."""
+    return int(min(HISTOGRAM_MAX_BINS, max(5, math.ceil(2 * count ** (1 / 3)))))
 
 
 @dataclass
@@ -55,7 +63,10 @@ class TensorSource:
 
         def load():
             if dtype.kind != "O" and hasattr(reader, "array"):
-                return reader.array(key)
+                try:
+                    return reader.array(key)  # zero-copy memory map
+                except UnsupportedError:      # partitioned: reassembled by read()
+                    pass
             return reader.read(key)
 
         nbytes = None
@@ -68,8 +79,25 @@ class TensorSource:
                    details=list(details or []), nbytes=nbytes)
 
 
-class TensorPanel(QWidget):
+class TensorPanel(Panel):
     """Shows one tensor at a time; ``set_source`` replaces it and cancels the old one's work."""
+
+    name = "tensor"
+
+    @classmethod
+    def priority(cls, node) -> int:
+        return 100 if isinstance(node.payload, N.TensorRef) else 0
+
+    def show_node(self, node) -> None:
+        ref: N.TensorRef = node.payload
+        details = []
+        if node.kind == N.SLOT and node.parent is not None:
+            details.append(f"optimizer slot “{node.label}” of {node.parent.label}")
+        for key, value in node.info:
+            details.append(f"{key}: {value}")
+        self.set_source(TensorSource.from_checkpoint(ref.reader, ref.key,
+                                                     title=ref.readable or ref.key,
+                                                     details=details))
 
     # Emitted when a background step finishes (tests and the screenshot mode listen).
     stats_ready = Signal(object)
@@ -612,7 +640,7 @@ def _stats_and_histogram(ctx, array: np.ndarray, complex_part: str):
                           should_stop=ctx.should_stop)
     hist = None
     if stats.finite:
-        hist = compute_histogram(array, HISTOGRAM_BINS, (stats.min, stats.max),
+        hist = compute_histogram(array, histogram_bins(stats.finite), (stats.min, stats.max),
                                  complex_part=complex_part,
                                  progress=lambda d, t: ctx.progress(t + d, total),
                                  should_stop=ctx.should_stop)

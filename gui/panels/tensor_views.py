@@ -23,6 +23,12 @@ from .tensor_table import TensorTableModel, format_value
 
 pg.setConfigOptions(background="w", foreground="k", imageAxisOrder="row-major", antialias=True)
 
+
+def plain_axes(plot_item) -> None:
+    """Tensor values have no unit: no 'x0.001' SI-prefix rescaling of the axes."""
+    for name in ("left", "bottom"):
+        plot_item.getAxis(name).enableAutoSIPrefix(False)
+
 IMAGE_MAX_SIDE = 2048     # larger slices are strided down for drawing (the table shows every value)
 PLOT_MAX_POINTS = 8000    # min/max pairs drawn for a long 1-D tensor
 TEXT_MAX_ELEMENTS = 5000  # string elements listed in the text view
@@ -171,6 +177,7 @@ class ImageView(TensorView):
         self.plot.setLabel("bottom", "column")
         self.plot.setLabel("left", "row")
         self.plot.showGrid(False, False)
+        plain_axes(self.plot)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"),
@@ -232,6 +239,7 @@ class PlotView(TensorView):
         self.plot.showGrid(True, True, alpha=0.25)
         self.plot.setLabel("bottom", "index")
         self.plot.setLabel("left", "value")
+        plain_axes(self.plot)
         self.curve = self.plot.plot(pen=pg.mkPen((31, 119, 180), width=1.5), connect="finite")
         return w
 
@@ -296,6 +304,7 @@ class HistogramPlot(pg.PlotWidget):
         item.setLabel("left", "count")
         item.showGrid(True, True, alpha=0.2)
         item.setMouseEnabled(x=True, y=False)
+        plain_axes(item)
         self.curve = item.plot(stepMode="center", fillLevel=0,
                                brush=(31, 119, 180, 150), pen=pg.mkPen((31, 119, 180)))
 

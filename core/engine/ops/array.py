@@ -146,7 +146,9 @@ def _reshape(ctx, inputs, attrs):
             if d < 0:
                 raise ExecutionError(f"Size {d} in the requested shape {dims} is negative")
             known *= d
-    if -1 in dims:
+    if -1 in dims and known == 0 and x.size == 0:
+        dims[dims.index(-1)] = 1
+    elif -1 in dims:
         if known == 0 or x.size % known:
             raise ExecutionError(f"Input to reshape is a tensor with {x.size} values, but the "
                                  f"requested shape requires a multiple of {known}")
@@ -536,7 +538,7 @@ def _nd_index(params_shape, indices, batch_dims=0):
     return tuple(coords)
 
 
-@op("GatherNd", outputs=("output",), defaults={"batch_dims": 0},
+@op("GatherNd", outputs=("output",), defaults={"batch_dims": 0, "bad_indices_policy": b""},
     description="picks elements or slices of a tensor addressed by index vectors")
 def _gather_nd(ctx, inputs, attrs):
     params, indices = inputs
@@ -560,7 +562,7 @@ def _scatter(target, indices, updates, how):
     return target
 
 
-@op("ScatterNd", outputs=("output",),
+@op("ScatterNd", outputs=("output",), defaults={"bad_indices_policy": b""},
     description="makes a zero tensor and adds the updates at the given index vectors")
 def _scatter_nd(ctx, inputs, attrs):
     indices, updates, shape = inputs
@@ -573,7 +575,8 @@ def _tensor_scatter(name, how, description):
     def k(ctx, inputs, attrs):
         tensor, indices, updates = inputs
         return _scatter(np.array(tensor, copy=True), indices, updates, how)
-    op(name, outputs=("output",), description=description)(k)
+    op(name, outputs=("output",), defaults={"bad_indices_policy": b""},
+       description=description)(k)
 
 
 _tensor_scatter("TensorScatterUpdate", "update",
@@ -609,7 +612,7 @@ def _one_hot(ctx, inputs, attrs):
     return np.where(hot, on.reshape(()), off.reshape(())).astype(on.dtype)
 
 
-@op("Where", outputs=("index",),
+@op("Where", outputs=("index",), defaults={"T": 10},
     description="the coordinates of every true (non-zero) element")
 def _where(ctx, inputs, attrs):
     return np.argwhere(inputs[0]).astype(np.int64)
@@ -632,7 +635,7 @@ def _broadcast_to(ctx, inputs, attrs):
     return np.array(np.broadcast_to(x, shape))
 
 
-@op("BroadcastArgs", outputs=("r0",),
+@op("BroadcastArgs", outputs=("r0",), defaults={"T": 3},
     description="the shape two shapes broadcast to")
 def _broadcast_args(ctx, inputs, attrs):
     s0, s1 = inputs
@@ -644,7 +647,7 @@ def _broadcast_args(ctx, inputs, attrs):
     return np.asarray(out, dtype=s0.dtype).reshape(-1)
 
 
-@op("BroadcastGradientArgs", outputs=("r0", "r1"),
+@op("BroadcastGradientArgs", outputs=("r0", "r1"), defaults={"T": 3},
     description="which axes each of two broadcast inputs was stretched along")
 def _broadcast_gradient_args(ctx, inputs, attrs):
     s0, s1 = (as_ints(s) for s in inputs)
@@ -712,7 +715,7 @@ def _unique_counts(ctx, inputs, attrs):
     return y, idx.astype(dt), counts.astype(dt)
 
 
-@op("InvertPermutation", outputs=("y",),
+@op("InvertPermutation", outputs=("y",), defaults={"T": 3},
     description="the permutation that undoes the given one")
 def _invert_permutation(ctx, inputs, attrs):
     p = inputs[0]
@@ -895,10 +898,8 @@ def _segment(name, how, description, sorted_ids):
             out = np.ones(shape, dtype=w.dtype)
             np.multiply.at(out, flat_ids, w)
         else:
-            if w.dtype.kind == "f":
-                init = -np.inf if how == "max" else np.inf
-            else:
-                info = np.iinfo(w.dtype)
+            if True:
+                info = np.finfo(w.dtype) if w.dtype.kind == "f" else np.iinfo(w.dtype)
                 init = info.min if how == "max" else info.max
             out = np.full(shape, init, dtype=w.dtype)
             (np.maximum if how == "max" else np.minimum).at(out, flat_ids, w)

@@ -417,10 +417,9 @@ def _cast(ctx, inputs, attrs):
         src = x.astype(F32)
     if dst.kind in "iu" and src.dtype.kind == "f":
         # Float -> int: truncate; NaN becomes 0 like TensorFlow's CPU kernel.
+        # Narrow integer types wrap around like a C cast through a wider integer.
         src = np.where(np.isnan(src), 0, np.trunc(src))
-        info = np.iinfo(dst)
-        src = np.clip(src, info.min, info.max) if dst.itemsize < 8 else src
-        return src.astype(dst)
+        return src.astype(np.int64).astype(dst) if dst.itemsize < 4 else src.astype(dst)
     if dst in LOW_FLOATS and src.dtype.kind in "iub":
         return src.astype(F32).astype(dst)
     if attrs.get("Truncate") and dst in LOW_FLOATS and src.dtype.kind == "f":
@@ -438,7 +437,9 @@ def _clip(ctx, inputs, attrs):
         if bound.ndim and bound.shape != t.shape:
             raise ExecutionError(f"clip bounds must be scalars or match the input shape: "
                                  f"{shape_text(bound.shape)} vs. {shape_text(t.shape)}")
-    return np.minimum(np.maximum(widen(t), widen(lo)), widen(hi)).astype(t.dtype, copy=False)
+    w, lo, hi = widen(t), widen(lo), widen(hi)
+    # TensorFlow applies the upper bound first, so lo wins where lo > hi.
+    return np.maximum(np.minimum(w, hi), lo).astype(t.dtype, copy=False)
 
 
 def _select(ctx, inputs, attrs):

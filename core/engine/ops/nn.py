@@ -39,7 +39,7 @@ _activation("Selu", lambda x, a: np.where(
 _activation("LeakyRelu", lambda x, a: np.where(x < 0, x * np.asarray(a.get("alpha", 0.2),
                                                                      x.dtype), x),
             "like Relu but lets a small fraction (alpha) of negative values through",
-            defaults={"alpha": 0.2})
+            defaults={"alpha": 0.2, "T": 1})
 _activation("Softplus", lambda x, a: np.logaddexp(np.zeros((), x.dtype), x),
             "log(1 + e^x), a smooth version of Relu")
 _activation("Softsign", lambda x, a: x / (1 + np.abs(x)),
@@ -76,7 +76,7 @@ def _l2_loss(ctx, inputs, attrs):
 
 
 @op("LRN", outputs=("output",),
-    defaults={"depth_radius": 5, "bias": 1.0, "alpha": 1.0, "beta": 0.5},
+    defaults={"depth_radius": 5, "bias": 1.0, "alpha": 1.0, "beta": 0.5, "T": 1},
     description="local response normalization: divides each value by the energy of "
                 "neighbouring channels")
 def _lrn(ctx, inputs, attrs):
@@ -350,7 +350,7 @@ def _pool(x, attrs, nd, kind, ksize=None, strides=None):
     return _from_channels_last(np.asarray(out).astype(x.dtype, copy=False), nchw)
 
 
-_POOL_DEFAULTS = {"data_format": b"NHWC", "explicit_paddings": []}
+_POOL_DEFAULTS = {"data_format": b"NHWC", "explicit_paddings": [], "T": 1}
 
 
 @op("MaxPool", outputs=("output",), defaults=_POOL_DEFAULTS,
@@ -359,7 +359,7 @@ def _max_pool(ctx, inputs, attrs):
     return _pool(inputs[0], attrs, 2, "max")
 
 
-@op("MaxPoolV2", outputs=("output",), defaults={"data_format": b"NHWC"},
+@op("MaxPoolV2", outputs=("output",), defaults={"data_format": b"NHWC", "T": 1},
     description="keeps the largest value in each window, window and strides given as inputs")
 def _max_pool_v2(ctx, inputs, attrs):
     x, ksize, strides = inputs
@@ -463,7 +463,7 @@ def _top_k(x, k, sorted_=True):
     return np.take_along_axis(x, idx, axis=-1), idx
 
 
-@op("TopKV2", outputs=("values", "indices"), defaults={"sorted": True, "index_type": 3},
+@op("TopKV2", outputs=("values", "indices"), defaults={"sorted": True, "index_type": 3, "Tk": 3},
     description="the k largest values along the last axis, and their positions")
 def _top_k_v2(ctx, inputs, attrs):
     x, k = inputs
@@ -488,7 +488,7 @@ def _in_top_k(pred, targets, k):
     return valid & np.isfinite(tv) & (higher < k)
 
 
-@op("InTopKV2", outputs=("precision",),
+@op("InTopKV2", outputs=("precision",), defaults={"T": 3},
     description="true where the target class is among the k highest predictions")
 def _in_top_k_v2(ctx, inputs, attrs):
     pred, targets, k = inputs

@@ -1,0 +1,434 @@
+"""String ops. Strings are numpy object arrays of ``bytes``, as TensorFlow stores them.
+
+Regular expressions: TensorFlow uses RE2. The common subset is translated to Python's
+``re`` (RE2's ASCII-only \\d \\w \\s, \\z, POSIX classes, rewrite strings with \\1);
+constructs whose meaning differs or that RE2 rejects raise an error instead of
+silently matching differently.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import re
+
+import numpy as np
+
+from ...errors import ExecutionError, UnsupportedError
+from ..registry import np_dtype
+from .math import as_ints, broadcast_shape, op, reduction_axes, shape_text
+
+
+def _strings(x) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype != object:
+        raise ExecutionError(f"expected a string tensor, got {x.dtype}")
+    return x
+
+
+def _map(fn, *arrays, otype=object):
+    """Apply a per-element Python function over broadcast object arrays."""
+    return np.frompyfunc(fn, len(arrays), 1)(*arrays).astype(otype) if arrays[0].ndim or \
+        len(arrays) > 1 else np.asarray(fn(*(a.item() for a in arrays)), dtype=otype)
+
+
+def _text(b: bytes) -> str:
+    return b.decode("utf-8", "surrogateescape")
+
+
+def _bytes(s: str) -> bytes:
+    return s.encode("utf-8", "surrogateescape")
+
+
+def _attr_text(v) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+# ------------------------------------------------------------------- simple ops
+
+
+@op("StringJoin", outputs=("output",), defaults={"separator": b""},
+    description="glues strings together element by element, with an optional separator")
+def _string_join(ctx, inputs, attrs):
+    sep = attrs.get("separator", b"")
+    arrays = [_strings(x) for x in inputs]
+    shape = broadcast_shape(*arrays) if arrays else ()
+    out = np.empty(shape, dtype=object)
+    parts = [np.broadcast_to(a, shape) for a in arrays]
+    for idx in np.ndindex(*shape):
+        out[idx] = sep.join(p[idx] for p in parts)
+    return out
+
+
+def _case_op(name, method, description):
+    def k(ctx, inputs, attrs):
+        x = _strings(inputs[0])
+        enc = attrs.get("encoding", b"")
+        if enc in (b"", None):
+            fn = getattr(bytes, method)          # ASCII letters only, like TensorFlow
+        elif enc.lower().replace(b"-", b"") == b"utf8":
+            def fn(b):
+                return _bytes(getattr(_text(b), method)())
+        else:
+            raise UnsupportedError(f"{name} encoding {enc!r} is not supported")
+        return _map(fn, x)
+    op(name, outputs=("output",), defaults={"encoding": b""}, description=description)(k)
+
+
+_case_op("StringLower", "lower", "converts letters to lower case")
+_case_op("StringUpper", "upper", "converts letters to upper case")
+
+
+@op("StringStrip", outputs=("output",),
+    description="removes spaces, tabs and newlines from both ends of each string")
+def _string_strip(ctx, inputs, attrs):
+    return _map(lambda b: b.strip(b" \t\n\v\f\r"), _strings(inputs[0]))
+
+
+@op("StringLength", outputs=("output",), defaults={"unit": b"BYTE"},
+    description="the length of each string, in bytes or in Unicode characters")
+def _string_length(ctx, inputs, attrs):
+    x = _strings(inputs[0])
+    if attrs.get("unit", b"BYTE") == b"UTF8_CHAR":
+        return _map(lambda b: sum(1 for c in b if c & 0xC0 != 0x80), x, otype=np.int32)
+    return _map(len, x, otype=np.int32)
+
+
+def _utf8_starts(b: bytes) -> list[int]:
+    return [i for i, c in enumerate(b) if c & 0xC0 != 0x80]
+
+
+@op("Substr", outputs=("output",), defaults={"unit": b"BYTE"},
+    description="cuts a piece out of each string, given a start position and length")
+def _substr(ctx, inputs, attrs):
+    x, pos, length = _strings(inputs[0]), inputs[1], inputs[2]
+    if pos.shape != length.shape:
+        raise ExecutionError(f"pos and len should have the same shape, got: "
+                             f"{shape_text(pos.shape)} vs. {shape_text(length.shape)}")
+    utf8 = attrs.get("unit", b"BYTE") == b"UTF8_CHAR"
+
+    def cut(b, p, n):
+        p, n = int(p), int(n)
+        if utf8:
+            starts = _utf8_starts(b)
+            size = len(starts)
+        else:
+            size = len(b)
+        if p < -size or p > size:
+            raise ExecutionError(f"pos {p} out of range for string b'{_text(b)}' at index 0")
+        if p < 0:
+            p += size
+        end = min(p + max(n, 0), size)
+        if not utf8:
+            return b[p:end]
+        starts.append(len(b))
+        return b[starts[p]:starts[end]]
+    broadcast_shape(x, pos)
+    return _map(cut, x, pos, length)
+
+
+@op("AsString", outputs=("output",),
+    defaults={"precision": -1, "scientific": False, "shortest": False, "width": -1,
+              "fill": b""},
+    description="turns numbers into text")
+def _as_string(ctx, inputs, attrs):
+    x = inputs[0]
+    if x.dtype == object:
+        return x
+    if x.dtype == np.bool_:
+        return _map(lambda v: b"true" if v else b"false", x)
+    prec, width = int(attrs.get("precision", -1)), int(attrs.get("width", -1))
+    sci, short = bool(attrs.get("scientific")), bool(attrs.get("shortest"))
+    fill = _attr_text(attrs.get("fill", b""))
+    if len(fill) > 1:
+        raise ExecutionError("Fill string must be one or fewer characters")
+    floating = x.dtype.kind in "fc"
+    if not floating and (sci or short or prec > -1):
+        raise ExecutionError(f"scientific, shortest and precision are not supported for "
+                             f"{x.dtype}")
+    fmt = "%"
+    if width > -1:
+        fmt += f"{fill}{width}"
+    if prec > -1:
+        fmt += f".{prec}"
+    fmt += ("g" if short else "e" if sci else "f") if floating else "d"
+    if x.dtype.kind == "c":
+        return _map(lambda v: ("(" + fmt % v.real + "," + fmt % v.imag + ")").encode(), x)
+    conv = float if floating else int
+    return _map(lambda v: (fmt % conv(v)).encode(), x)
+
+
+_INT_RE = re.compile(rb"^\s*[+-]?[0-9]+\s*$")
+_FLOAT_RE = re.compile(rb"^\s*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|"
+                       rb"inf(?:inity)?|nan)\s*$", re.IGNORECASE)
+
+
+@op("StringToNumber", outputs=("output",), defaults={"out_type": 1},
+    description="parses text into numbers")
+def _string_to_number(ctx, inputs, attrs):
+    x = _strings(inputs[0])
+    dt = np_dtype(attrs.get("out_type", 1))
+    is_int = dt.kind in "iu"
+    info = np.iinfo(dt) if is_int else None
+
+    def parse(b):
+        if not (_INT_RE if is_int else _FLOAT_RE).match(b):
+            raise ExecutionError(f"StringToNumberOp could not correctly convert string: "
+                                 f"{_text(b)}")
+        if is_int:
+            v = int(b)
+            if not info.min <= v <= info.max:
+                raise ExecutionError(f"StringToNumberOp could not correctly convert string: "
+                                     f"{_text(b)}")
+            return v
+        return float(b)
+    return _map(parse, x, otype=np.float64 if not is_int else np.int64).astype(dt)
+
+
+@op("ReduceJoin", outputs=("output",), defaults={"keep_dims": False, "separator": b""},
+    description="joins all strings along the given axes into one")
+def _reduce_join(ctx, inputs, attrs):
+    x, axes_arg = _strings(inputs[0]), inputs[1]
+    axes = reduction_axes(x, axes_arg) if np.asarray(axes_arg).size else ()
+    if np.asarray(axes_arg).size == 0:
+        axes = tuple(range(x.ndim))   # TensorFlow: an empty axis list reduces everything
+    sep = attrs.get("separator", b"")
+    keep = [a for a in range(x.ndim) if a not in axes]
+    moved = np.transpose(x, keep + list(axes))
+    lead = moved.shape[:len(keep)]
+    flat = moved.reshape(lead + (-1,))
+    out = np.empty(lead, dtype=object)
+    for idx in np.ndindex(*lead):
+        out[idx] = sep.join(flat[idx])
+    if attrs.get("keep_dims"):
+        out = out.reshape([1 if a in axes else d for a, d in enumerate(x.shape)])
+    return out
+
+
+@op("EncodeBase64", outputs=("output",), defaults={"pad": False},
+    description="encodes bytes as URL-safe base64 text")
+def _encode_base64(ctx, inputs, attrs):
+    pad = bool(attrs.get("pad", False))
+    return _map(lambda b: base64.urlsafe_b64encode(b) if pad else
+                base64.urlsafe_b64encode(b).rstrip(b"="), _strings(inputs[0]))
+
+
+@op("DecodeBase64", outputs=("output",), description="decodes URL-safe base64 text to bytes")
+def _decode_base64(ctx, inputs, attrs):
+    def dec(b):
+        try:
+            return base64.urlsafe_b64decode(b.rstrip(b"=") + b"=" * (-len(b.rstrip(b"=")) % 4))
+        except (binascii.Error, ValueError):
+            raise ExecutionError(f"Invalid character found in base64: {_text(b)!r}") from None
+    return _map(dec, _strings(inputs[0]))
+
+
+# --------------------------------------------------------------------- splitting
+
+
+def _sparse(rows: list[list[bytes]]):
+    indices = [(i, j) for i, row in enumerate(rows) for j in range(len(row))]
+    values = np.empty(len(indices), dtype=object)
+    values[:] = [v for row in rows for v in row]
+    width = max((len(r) for r in rows), default=0)
+    return (np.asarray(indices, dtype=np.int64).reshape(-1, 2), values,
+            np.asarray([len(rows), width], dtype=np.int64))
+
+
+@op("StringSplit", outputs=("indices", "values", "shape"), defaults={"skip_empty": True},
+    description="splits each string at any of the delimiter characters (a sparse result)")
+def _string_split(ctx, inputs, attrs):
+    x, delim = _strings(inputs[0]), _strings(inputs[1])
+    if x.ndim != 1:
+        raise ExecutionError(f"input must be a vector, got shape: {shape_text(x.shape)}")
+    d = delim.item()
+    skip = bool(attrs.get("skip_empty", True))
+    rows = []
+    for b in x:
+        if not d:
+            parts = [b[i:i + 1] for i in range(len(b))]
+        else:
+            parts = re.split(b"[" + re.escape(d) + b"]", b)
+        rows.append([p for p in parts if p or not skip])
+    return _sparse(rows)
+
+
+@op("StringSplitV2", outputs=("indices", "values", "shape"), defaults={"maxsplit": -1},
+    description="splits each string at a separator, or at runs of whitespace if it is empty")
+def _string_split_v2(ctx, inputs, attrs):
+    x, sep = _strings(inputs[0]), _strings(inputs[1])
+    if x.ndim != 1:
+        raise ExecutionError(f"input must be a vector, got shape: {shape_text(x.shape)}")
+    s = sep.item()
+    maxsplit = int(attrs.get("maxsplit", -1))
+    rows = []
+    for b in x:
+        if s:
+            rows.append(b.split(s, maxsplit) if b else [])
+        else:
+            rows.append(b.split(None, maxsplit))
+    return _sparse(rows)
+
+
+# ------------------------------------------------------------------------ regexes
+
+_POSIX = {
+    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f", "blank": "\\t ",
+    "cntrl": "\\x00-\\x1f\\x7f", "digit": "0-9", "graph": "!-~", "lower": "a-z",
+    "print": " -~", "punct": "!-/:-@\\[-`{-~", "space": "\\t\\n\\v\\f\\r ",
+    "upper": "A-Z", "word": "0-9A-Za-z_", "xdigit": "0-9A-Fa-f",
+}
+_CLASS = {"d": "0-9", "w": "0-9A-Za-z_", "s": "\\t\\n\\f\\r "}
+
+
+@functools.lru_cache(maxsize=256)
+def compile_re2(pattern: bytes) -> re.Pattern:
+    """Translate an RE2 pattern to a compiled Python pattern over text."""
+    src = _text(pattern)
+    out, i, in_class = [], 0, False
+    while i < len(src):
+        c = src[i]
+        if c == "\\":
+            if i + 1 >= len(src):
+                raise ExecutionError(f"Invalid pattern {src!r}: trailing \\")
+            e = src[i + 1]
+            if e in _CLASS:
+                body = _CLASS[e]
+                out.append(body if in_class else f"[{body}]")
+            elif e.lower() in "dws" and e.isupper():
+                if in_class:
+                    raise UnsupportedError(f"regex {src!r}: negated class \\{e} inside [...] "
+                                           f"is not supported")
+                out.append(f"[^{_CLASS[e.lower()]}]")
+            elif e == "z":
+                out.append("\\Z")
+            elif e == "x" and src[i + 2:i + 3] == "{":
+                close = src.index("}", i)
+                out.append("\\U%08x" % int(src[i + 3:close], 16))
+                i = close + 1
+                continue
+            elif e.isdigit() and e != "0":
+                raise ExecutionError(f"Invalid pattern {src!r}: RE2 has no backreferences")
+            elif e in "pPQEC":
+                raise UnsupportedError(f"regex {src!r}: RE2's \\{e} is not supported")
+            else:
+                out.append(c + e)
+            i += 2
+            continue
+        if in_class:
+            if src.startswith("[:", i):
+                close = src.find(":]", i + 2)
+                name = src[i + 2:close] if close > 0 else ""
+                neg = name.startswith("^")
+                if name.lstrip("^") not in _POSIX or neg:
+                    raise UnsupportedError(f"regex {src!r}: class [:{name}:] is not supported")
+                out.append(_POSIX[name])
+                i = close + 2
+                continue
+            if c == "]" and out and out[-1] not in ("[", "[^"):
+                in_class = False
+            elif c == "[":
+                out.append("\\[")
+                i += 1
+                continue
+            out.append(c)
+            i += 1
+            continue
+        if c == "[":
+            in_class = True
+            if src.startswith("[^", i):
+                out.append("[^")
+                i += 2
+            else:
+                out.append("[")
+                i += 1
+            if i < len(src) and src[i] == "]":   # a leading ] is literal
+                out.append("\\]")
+                i += 1
+            continue
+        if c == "(" and src.startswith("(?", i):
+            rest = src[i + 2:i + 4]
+            if rest[:1] in ("=", "!", ">") or rest in ("<=", "<!") or rest.startswith("P="):
+                raise ExecutionError(f"Invalid pattern {src!r}: RE2 does not support "
+                                     f"lookaround, atomic groups or backreferences")
+            if rest[:1] not in ("P", ":", "<") and "U" in src[i + 2:src.find(")", i)].split(
+                    ":")[0]:
+                raise UnsupportedError(f"regex {src!r}: the U (ungreedy) flag is not supported")
+        if c == "$" and not re.search(r"\(\?[a-zA-Z]*m", src):
+            out.append("\\Z")            # RE2's $ is the end of text, never before a final \n
+            i += 1
+            continue
+        if c in "*+?}" and src[i + 1:i + 2] == "+":
+            raise ExecutionError(f"Invalid pattern {src!r}: bad repetition operator")
+        out.append(c)
+        i += 1
+    try:
+        return re.compile("".join(out))
+    except re.error as exc:
+        raise ExecutionError(f"Invalid pattern {src!r}: {exc}") from None
+
+
+def _rewrite(template: bytes):
+    """RE2 rewrite string (\\0..\\9 groups, \\\\ a backslash) -> function of a match."""
+    t = _text(template)
+    parts: list = []
+    i = 0
+    while i < len(t):
+        if t[i] == "\\" and i + 1 < len(t):
+            n = t[i + 1]
+            if n.isdigit():
+                parts.append(int(n))
+            elif n == "\\":
+                parts.append("\\")
+            else:
+                raise ExecutionError(f"Invalid rewrite pattern: {t!r}")
+            i += 2
+        else:
+            parts.append(t[i])
+            i += 1
+
+    def fill(m):
+        return "".join(m.group(p) or "" if isinstance(p, int) else p for p in parts)
+    return fill
+
+
+def _full_match(x, pattern):
+    rx = compile_re2(pattern)
+    return _map(lambda b: rx.fullmatch(_text(b)) is not None, x, otype=np.bool_)
+
+
+@op("RegexFullMatch", outputs=("output",),
+    description="true where the whole string matches a regular expression")
+def _regex_full_match(ctx, inputs, attrs):
+    x, pattern = _strings(inputs[0]), _strings(inputs[1])
+    return _full_match(x, pattern.item())
+
+
+@op("StaticRegexFullMatch", outputs=("output",),
+    description="true where the whole string matches a fixed regular expression")
+def _static_regex_full_match(ctx, inputs, attrs):
+    return _full_match(_strings(inputs[0]), attrs["pattern"])
+
+
+def _replace(x, pattern, rewrite, replace_global):
+    rx = compile_re2(pattern)
+    fill = _rewrite(rewrite)
+    count = 0 if replace_global else 1
+    return _map(lambda b: _bytes(rx.sub(fill, _text(b), count=count)), x)
+
+
+@op("RegexReplace", outputs=("output",), defaults={"replace_global": True},
+    description="replaces the parts of each string that match a regular expression")
+def _regex_replace(ctx, inputs, attrs):
+    x, pattern, rewrite = (_strings(v) for v in inputs)
+    return _replace(x, pattern.item(), rewrite.item(), attrs.get("replace_global", True))
+
+
+@op("StaticRegexReplace", outputs=("output",), defaults={"replace_global": True},
+    description="replaces the parts of each string that match a fixed regular expression")
+def _static_regex_replace(ctx, inputs, attrs):
+    return _replace(_strings(inputs[0]), attrs["pattern"], attrs["rewrite"],
+                    attrs.get("replace_global", True))
+
+
+_ = as_ints

@@ -1,0 +1,114 @@
+"""``tensorloupe gui [PATH ...]`` (and ``tensorloupe [PATH ...]``): open the window.
+
+    tensorloupe export/1 runs/ckpt-40
+    tensorloupe gui export/1 --select "serve > signatures > serving_default" \\
+        --screenshot docs/screenshots/signature.png --size 1400x900
+
+``--screenshot`` renders offscreen once the selected item's panel has finished its background
+work, writes the PNG and exits; it reads and writes no saved window settings.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from core.errors import InputError
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+DEMO_DIR = RESOURCES / "demo"
+DEFAULT_SIZE = (1400, 900)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="SavedModel folders, saved_model.pb, checkpoints (prefix, .index, "
+                             "or a training directory), frozen graphs; none opens the demo")
+    parser.add_argument("--select", metavar='"A > B > C"',
+                        help="select the tree item at this path of labels below the document "
+                             "(case-insensitive), e.g. \"serve > signatures > serving_default\"")
+    parser.add_argument("--screenshot", metavar="OUT.png",
+                        help="render the window offscreen, save it as a PNG and exit")
+    parser.add_argument("--size", metavar="WxH", default=None,
+                        help="window size, default 1400x900")
+
+
+def parse_size(text: str | None) -> tuple[int, int]:
+    if not text:
+        return DEFAULT_SIZE
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--size wants WIDTHxHEIGHT such as 1400x900, not {text!r}") from None
+    if not (200 <= w <= 10000 and 150 <= h <= 10000):
+        raise InputError(f"--size {text} is out of range (200x150 to 10000x10000)")
+    return w, h
+
+
+def demo_paths() -> list[Path]:
+    """The demo SavedModel and checkpoint shipped in resources/demo, if present."""
+    if not DEMO_DIR.is_dir():
+        return []
+    return sorted(p for p in DEMO_DIR.iterdir() if not p.name.startswith((".", "_")))
+
+
+def split_select(text: str | None) -> list[str]:
+    if not text:
+        return []
+    return [part.strip() for part in text.split(">") if part.strip()]
+
+
+def main(args) -> int:
+    size = parse_size(args.size)
+    labels = split_select(args.select)
+    if args.screenshot:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("Tensorloupe")
+    app.setOrganizationName("Tensorloupe")
+
+    from .main_window import MainWindow
+    from .workers import tracker, wait_idle
+
+    settings = None if args.screenshot else QSettings("Tensorloupe", "Tensorloupe")
+    window = MainWindow(settings=settings)
+    if args.screenshot or settings is None or settings.value("geometry") is None:
+        window.resize(*size)
+    elif args.size:
+        window.resize(*size)
+    paths = list(args.paths)
+    if not paths:
+        paths = (window.last_open_documents() if settings is not None else []) or demo_paths()
+    window.open_paths(paths)
+    window.show()
+
+    if args.screenshot:
+        try:
+            if labels:
+                window.select_path(labels)
+            wait_idle(timeout=120)
+            _settle(app)
+            out = Path(args.screenshot)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if not window.grab().save(str(out)):
+                raise InputError(f"could not write {out}")
+            print(out)
+        finally:
+            tracker.cancel_all()
+            wait_idle(timeout=10, settle=0.0)
+            window.close()
+        return 0
+    if labels:
+        window.select_path(labels)
+    return app.exec()
+
+
+def _settle(app) -> None:
+    """Let layouts, deferred paints and the last queued signals run before grabbing."""
+    import time
+    for _ in range(5):
+        app.processEvents()
+        time.sleep(0.02)

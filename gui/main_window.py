@@ -1,0 +1,432 @@
+"""The browser window: documents in a tree on the left, the selected item's panel on the right."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+                               QSplitter, QStackedWidget, QTreeView, QVBoxLayout, QWidget)
+
+from core.errors import InputError
+
+from . import nodes as N
+from .panels.asset import AssetPanel
+from .panels.base import Panel
+from .panels.info import InfoPanel
+from .panels.signature import SignaturePanel
+from .panels.summary import SummaryPanel
+from .panels.tensor import TensorPanel
+from .tree_model import COL_NAME, NODE_ROLE, FilterProxy, TreeModel
+from .workers import tracker, wait_idle
+
+PANEL_CLASSES: list[type[Panel]] = [TensorPanel, SignaturePanel, AssetPanel, SummaryPanel,
+                                    InfoPanel]
+MAX_RECENT = 10
+WELCOME = ("<h2>Tensorloupe</h2><p>Open a SavedModel folder or a checkpoint with "
+           "<b>File › Open</b> (Ctrl+O), or drop it on this window.</p>"
+           "<p style='color:#666'>Everything is read without TensorFlow; nothing you open is "
+           "modified.</p>")
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None):
+        super().__init__()
+        self.setWindowTitle("Tensorloupe")
+        self.setAcceptDrops(True)
+        self.settings = settings
+        self.model = TreeModel(self)
+        self.proxy = FilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self._panels: dict[type, Panel] = {}
+        self._build()
+        self.model.document_loaded.connect(self._on_document_loaded)
+        self.model.children_loaded.connect(self._on_children_loaded)
+        tracker.changed.connect(self._update_status)
+        self._status_timer = QTimer(self)
+        self._status_timer.setSingleShot(True)
+        self._status_timer.setInterval(300)  # show the bar only for work that is not instant
+        self._status_timer.timeout.connect(self._show_busy)
+        self._restore_state()
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter names (text or glob: *kernel*)  Ctrl+F")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self.set_filter)
+        self.tree = QTreeView()
+        self.tree.setModel(self.proxy)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.tree.setExpandsOnDoubleClick(True)
+        self.tree.setAllColumnsShowFocus(True)
+        header = self.tree.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.Interactive)
+        header.resizeSection(COL_NAME, 250)
+        for col, width in ((1, 90), (2, 70), (3, 95), (4, 60), (5, 70)):
+            header.resizeSection(col, width)
+        self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(4, 4, 0, 4)
+        left_layout.addWidget(self.filter)
+        left_layout.addWidget(self.tree, 1)
+
+        self.panels = QStackedWidget()
+        self.welcome = QLabel(WELCOME)
+        self.welcome.setAlignment(Qt.AlignCenter)
+        self.welcome.setWordWrap(True)
+        self.panels.addWidget(self.welcome)
+
+        self.splitter = QSplitter(Qt.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.panels)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([560, 840])
+        self.setCentralWidget(self.splitter)
+
+        # Status bar: a progress bar and Cancel for whatever runs in the background.
+        self.status_label = QLabel()
+        self.status_progress = QProgressBar()
+        self.status_progress.setRange(0, 1000)
+        self.status_progress.setMaximumWidth(220)
+        self.status_cancel = QPushButton("Cancel")
+        self.status_cancel.clicked.connect(tracker.cancel_all)
+        busy = QWidget()
+        busy_layout = QHBoxLayout(busy)
+        busy_layout.setContentsMargins(0, 0, 0, 0)
+        busy_layout.addWidget(self.status_label)
+        busy_layout.addWidget(self.status_progress)
+        busy_layout.addWidget(self.status_cancel)
+        self.busy_widget = busy
+        busy.hide()
+        self.statusBar().addPermanentWidget(busy)
+
+        self._build_menus()
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        open_file = QAction("&Open File…", self, shortcut=QKeySequence.Open,
+                            triggered=self.ask_open_file)
+        open_dir = QAction("Open &Folder…", self, shortcut=QKeySequence("Ctrl+Shift+O"),
+                           triggered=self.ask_open_folder)
+        file_menu.addAction(open_file)
+        file_menu.addAction(open_dir)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addAction(QAction("&Close Document", self, shortcut=QKeySequence.Close,
+                                    triggered=self.close_current_document))
+        file_menu.addSeparator()
+        file_menu.addAction(QAction("&Quit", self, shortcut=QKeySequence.Quit,
+                                    triggered=self.close))
+        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu.addAction(QAction("&Find…", self, shortcut=QKeySequence.Find,
+                                    triggered=self.focus_filter))
+        edit_menu.addAction(QAction("Copy &Name", self, shortcut=QKeySequence("Ctrl+Shift+C"),
+                                    triggered=self.copy_current_name))
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(QAction("&Expand All", self, triggered=self._expand_all))
+        view_menu.addAction(QAction("&Collapse All", self, triggered=self.tree.collapseAll))
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(QAction("&About Tensorloupe", self, triggered=self._about))
+
+    # ------------------------------------------------------------------ documents
+    def open_paths(self, paths) -> None:
+        for p in paths:
+            self.open_path(p)
+
+    def open_path(self, path) -> QModelIndex:
+        path = os.path.abspath(os.fspath(path))
+        self._remember_recent(path)
+        return self.model.add_document(path)
+
+    def ask_open_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a SavedModel or checkpoint file", self._last_dir(),
+            "TensorFlow files (saved_model.pb saved_model.pbtxt *.index *.meta *.pb *.pbtxt "
+            "checkpoint *.data-*);;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def ask_open_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Open a SavedModel folder or training directory", self._last_dir())
+        if path:
+            self.open_path(path)
+
+    def close_current_document(self) -> None:
+        index = self.current_source_index()
+        if not index.isValid():
+            return
+        while index.parent().isValid():
+            index = index.parent()
+        self.model.remove_document(index.row())
+
+    def _on_document_loaded(self, index: QModelIndex) -> None:
+        proxy_index = self.proxy.mapFromSource(index)
+        self.tree.expand(proxy_index)
+        node = self.model.node(index)
+        # The first document: expand its first MetaGraphDef so signatures show at once.
+        if node.kind == N.SAVED_MODEL and self.model.rowCount(index) > 0:
+            first = self.model.index(0, 0, index)
+            self.tree.expand(self.proxy.mapFromSource(first))
+        if not self.tree.currentIndex().isValid():
+            self.tree.setCurrentIndex(proxy_index)
+        self.fit_columns()
+        if self.filter.text():
+            self.set_filter(self.filter.text())
+
+    def fit_columns(self) -> None:
+        """Size the columns to what is shown, the name column within reason."""
+        for col in range(1, self.model.columnCount()):
+            self.tree.resizeColumnToContents(col)
+        self.tree.resizeColumnToContents(COL_NAME)
+        header = self.tree.header()
+        header.resizeSection(COL_NAME, max(180, min(header.sectionSize(COL_NAME) + 12, 340)))
+
+    # ------------------------------------------------------------------ selection & panels
+    def current_source_index(self) -> QModelIndex:
+        return self.proxy.mapToSource(self.tree.currentIndex())
+
+    def current_node(self) -> N.Node | None:
+        idx = self.tree.currentIndex()
+        return idx.data(NODE_ROLE) if idx.isValid() else None
+
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        node = current.data(NODE_ROLE) if current.isValid() else None
+        if node is None:
+            self.panels.setCurrentWidget(self.welcome)
+            return
+        source = self.proxy.mapToSource(current)
+        if self.model.canFetchMore(source):
+            # Group summaries list the children: load them (slow loaders go to a worker and
+            # the panel is refreshed by _on_children_loaded).
+            self.model.fetchMore(source)
+        self.show_panel_for(node)
+
+    def _on_children_loaded(self, index: QModelIndex) -> None:
+        node = self.model.node(index)
+        if node is self.current_node():
+            self.show_panel_for(node)
+
+    def panel_for(self, node: N.Node) -> Panel:
+        best = max(PANEL_CLASSES, key=lambda cls: cls.priority(node))
+        panel = self._panels.get(best)
+        if panel is None:
+            panel = best()
+            self._panels[best] = panel
+            self.panels.addWidget(panel)
+            if isinstance(panel, SummaryPanel):
+                panel.verified.connect(self._mark_problems)
+        return panel
+
+    def show_panel_for(self, node: N.Node) -> Panel:
+        panel = self.panel_for(node)
+        if node.kind == N.LOADING:
+            self.panels.setCurrentWidget(self.welcome)
+            return panel
+        panel.show_node(node)
+        self.panels.setCurrentWidget(panel)
+        return panel
+
+    def current_panel(self):
+        return self.panels.currentWidget()
+
+    def _mark_problems(self, problems) -> None:
+        """Colour the tensors whose checksums failed, so the tree shows the damage too."""
+        node = self.current_node()
+        if node is None or not problems:
+            return
+        bad = {p.key: p.message for p in problems}
+        stack = list(node.loaded_children())
+        while stack:
+            n = stack.pop()
+            stack.extend(n.loaded_children())
+            if isinstance(n.payload, N.TensorRef) and n.payload.key in bad:
+                n.error = bad[n.payload.key]
+                idx = self.model.index_of(n)
+                self.model.dataChanged.emit(idx, idx.siblingAtColumn(5))
+
+    # ------------------------------------------------------------------ select by path
+    def select_path(self, labels: list[str], timeout: float = 60.0) -> N.Node:
+        """Select the item reached by ``labels`` below a document root, loading as needed.
+
+        With several documents, a first label naming a document chooses it. Raises InputError
+        listing the labels available where the path fails."""
+        wait_idle(timeout)
+        docs = self.model.documents()
+        if not docs:
+            raise InputError("nothing is open to select from")
+        node = docs[0]
+        labels = [s for s in labels if s.strip()]
+        if len(docs) > 1 and labels:
+            for d in docs:
+                if N.normalize_label(d.label) == N.normalize_label(labels[0]):
+                    node, labels = d, labels[1:]
+                    break
+        for depth, label in enumerate(labels):
+            self._load_children(node, timeout)
+            child = node.find_child(label)
+            if child is None:
+                where = " > ".join([node.label] if depth == 0 else node.path())
+                available = ", ".join(repr(c.label) for c in node.loaded_children()) or "none"
+                raise InputError(f"no item {label!r} under {where!r}; available: {available}")
+            node = child
+        index = self.model.index_of(node)
+        proxy_index = self.proxy.mapFromSource(index)
+        parent = proxy_index.parent()
+        while parent.isValid():
+            self.tree.expand(parent)
+            parent = parent.parent()
+        self.tree.setCurrentIndex(proxy_index)
+        if node.kind in (N.GROUP, N.META_GRAPH) + N.DOCUMENT_KINDS:
+            self._load_children(node, timeout)
+            self.tree.expand(self.proxy.mapFromSource(self.model.index_of(node)))
+        self.fit_columns()
+        self.tree.scrollTo(proxy_index, QAbstractItemView.PositionAtCenter)
+        return node
+
+    def _load_children(self, node: N.Node, timeout: float) -> None:
+        index = self.model.index_of(node)
+        if self.model.canFetchMore(index):
+            self.model.fetchMore(index)
+        if node.slow or self.model.is_loading(node):
+            wait_idle(timeout)
+
+    # ------------------------------------------------------------------ filter
+    def focus_filter(self) -> None:
+        self.filter.setFocus()
+        self.filter.selectAll()
+
+    def set_filter(self, text: str) -> None:
+        if text.strip():
+            self.model.fetch_all()
+        self.proxy.set_pattern(text)
+        if text.strip():
+            self.tree.expandAll()
+
+    def _expand_all(self) -> None:
+        self.model.fetch_all()
+        self.tree.expandAll()
+
+    def copy_current_name(self) -> None:
+        node = self.current_node()
+        if node is None:
+            return
+        text = node.payload.key if isinstance(node.payload, N.TensorRef) else node.label
+        QGuiApplication.clipboard().setText(text)
+
+    # ------------------------------------------------------------------ status bar
+    def _update_status(self) -> None:
+        running = tracker.running()
+        if not running:
+            self._status_timer.stop()
+            self.busy_widget.hide()
+            return
+        if not self.busy_widget.isVisible() and not self._status_timer.isActive():
+            self._status_timer.start()
+        if self.busy_widget.isVisible():
+            self._show_busy()
+
+    def _show_busy(self) -> None:
+        running = tracker.running()
+        if not running:
+            return
+        w = running[0]
+        done, total = w.last_progress
+        more = f" (+{len(running) - 1} more)" if len(running) > 1 else ""
+        self.status_label.setText(f"{w.label}{more}")
+        if total:
+            self.status_progress.setRange(0, 1000)
+            self.status_progress.setValue(int(1000 * done / total))
+        else:
+            self.status_progress.setRange(0, 0)  # busy indicator
+        self.busy_widget.show()
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.open_path(url.toLocalFile())
+        event.acceptProposedAction()
+
+    # ------------------------------------------------------------------ settings
+    def _recent(self) -> list[str]:
+        if self.settings is None:
+            return []
+        value = self.settings.value("recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [v for v in (value or []) if isinstance(v, str)]
+
+    def _remember_recent(self, path: str) -> None:
+        if self.settings is None:
+            return
+        recent = [p for p in self._recent() if p != path]
+        recent.insert(0, path)
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self._recent()
+        if not recent:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+        for path in recent:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+
+    def _last_dir(self) -> str:
+        recent = self._recent()
+        return str(Path(recent[0]).parent) if recent else str(Path.home())
+
+    def open_documents(self) -> list[str]:
+        return [n.detail for n in self.model.documents() if n.detail]
+
+    def _restore_state(self) -> None:
+        if self.settings is None:
+            return
+        geometry = self.settings.value("geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = self.settings.value("windowState")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        sizes = self.settings.value("splitter")
+        if isinstance(sizes, QByteArray):
+            self.splitter.restoreState(sizes)
+
+    def save_state(self) -> None:
+        if self.settings is None:
+            return
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("windowState", self.saveState())
+        self.settings.setValue("splitter", self.splitter.saveState())
+        self.settings.setValue("openDocuments", self.open_documents())
+
+    def last_open_documents(self) -> list[str]:
+        if self.settings is None:
+            return []
+        value = self.settings.value("openDocuments", [])
+        if isinstance(value, str):
+            value = [value]
+        return [v for v in (value or []) if isinstance(v, str) and os.path.exists(v)]
+
+    def closeEvent(self, event) -> None:
+        self.save_state()
+        tracker.cancel_all()
+        super().closeEvent(event)
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About Tensorloupe",
+                          "Tensorloupe looks inside TensorFlow SavedModels and checkpoints "
+                          "without TensorFlow.")

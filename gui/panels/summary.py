@@ -1,0 +1,328 @@
+"""Summaries: a SavedModel, a MetaGraphDef, a checkpoint, a training run, or any group.
+
+Counts come from core (``SavedModel.summary()``, ``MetaGraph.summary()``, the checkpoint
+reader) in a worker. A checkpoint's checksums are verified in the background too (with
+progress and Cancel), so a damaged shard is reported as soon as the checkpoint is selected.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel,
+                               QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
+                               QTextBrowser, QVBoxLayout)
+
+from core.errors import TensorloupeError
+from core.stats import format_bytes, format_count, format_params
+
+from .. import nodes as N
+from ..workers import run_in_background
+from .base import Panel, error_label, esc, kv_table_html, subtitle_label, title_label
+
+AUTO_VERIFY_BYTES = 256 * 1024 * 1024  # verify smaller checkpoints without being asked
+CHILD_COLUMNS = ("name", "kind", "dtype", "shape", "values", "bytes")
+
+
+def _count(n) -> str:
+    return format_count(int(n)) if n is not None else "–"
+
+
+def saved_model_rows(sm) -> list[tuple[str, str]]:
+    s = sm.summary()
+    rows = [("path", str(sm.path)),
+            ("MetaGraphDefs", ", ".join("[" + ", ".join(t) + "]" for t in sm.tag_sets)),
+            ("signatures", _count(s["signatures"])),
+            ("graph nodes", _count(s["nodes"])),
+            ("functions", _count(s["functions"])),
+            ("distinct ops", _count(s["ops"])),
+            ("variables", _count(s["variables"])),
+            ("parameters", f"{_count(s['parameters'])}  ({format_params(s['parameters'])})"),
+            ("variable bytes", format_bytes(s["variable_bytes"])),
+            ("size on disk", format_bytes(s["bytes"]))]
+    versions = sorted({mg.tf_version for mg in sm.meta_graphs if mg.tf_version})
+    rows.append(("written by TensorFlow", ", ".join(versions) or "unknown"))
+    try:
+        fp = sm.fingerprint
+    except TensorloupeError as exc:
+        rows.append(("fingerprint", f"unreadable: {exc}"))
+    else:
+        if fp is not None:
+            rows.append(("fingerprint checksum", str(fp.saved_model_checksum)))
+    rows.append(("assets", _count(len(sm.assets))))
+    if sm.assets_extra:
+        rows.append(("assets.extra", _count(len(sm.assets_extra))))
+    return rows
+
+
+def meta_graph_rows(mg) -> tuple[list[tuple[str, str]], list[str]]:
+    s = mg.summary()
+    rows = [("tags", ", ".join(s["tags"]) or "(none)"),
+            ("signatures", _count(s["signatures"])),
+            ("graph nodes", _count(s["nodes"])),
+            ("function nodes", _count(s["function_nodes"])),
+            ("functions", _count(s["functions"])),
+            ("distinct ops", _count(s["ops"])),
+            ("collections", _count(s["collections"])),
+            ("assets", _count(s["assets"])),
+            ("object graph nodes", _count(s["object_graph_nodes"])),
+            ("written by TensorFlow", s["tf_version"] or "unknown")]
+    sm = mg.saved_model
+    if sm is not None:
+        reader = sm.variables
+        if reader is not None:
+            params = nbytes = count = 0
+            for key in reader.keys():
+                if key == N.OBJECT_GRAPH_KEY:
+                    continue
+                count += 1
+                n = 1
+                for d in reader.shape(key):
+                    n *= int(d)
+                params += n
+                nbytes += reader.nbytes(key) if hasattr(reader, "nbytes") else 0
+            rows += [("stored tensors", _count(count)),
+                     ("parameters", f"{_count(params)}  ({format_params(params)})"),
+                     ("variable bytes", format_bytes(nbytes))]
+    return rows, mg.ops_used()
+
+
+def checkpoint_rows(node) -> list[tuple[str, str]]:
+    reader = node.payload
+    rows = list(node.info)
+    if node.params is not None:
+        rows.append(("parameters", f"{_count(node.params)}  ({format_params(node.params)})"))
+    if node.nbytes is not None:
+        rows.append(("tensor bytes", format_bytes(node.nbytes)))
+    header = getattr(reader, "header", None)
+    if header is not None:
+        rows += [("data shards", _count(header.num_shards)),
+                 ("byte order", header.endianness),
+                 ("format version", f"producer {header.producer}, "
+                                    f"min consumer {header.min_consumer}")]
+    return rows
+
+
+class SummaryPanel(Panel):
+    name = "summary"
+    verified = Signal(object)   # list of core.checkpoint.Problem
+
+    @classmethod
+    def priority(cls, node) -> int:
+        if node.kind in (N.SAVED_MODEL, N.META_GRAPH, N.CHECKPOINT, N.TRAINING_RUN, N.GRAPH):
+            return 80
+        if node.kind in (N.GROUP, N.FUNCTION, N.CONCRETE):
+            return 40
+        return 0
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.title = title_label()
+        self.subtitle = subtitle_label()
+        self.error = error_label()
+        self.body = QTextBrowser()
+        self.body.setOpenLinks(False)
+        self.body.setMinimumHeight(120)
+        self.children_table = QTableWidget(0, len(CHILD_COLUMNS))
+        self.children_table.setHorizontalHeaderLabels(CHILD_COLUMNS)
+        self.children_table.verticalHeader().hide()
+        self.children_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.children_table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.children_table.setAlternatingRowColors(True)
+        h = self.children_table.horizontalHeader()
+        h.setSectionResizeMode(QHeaderView.ResizeToContents)
+        h.setStretchLastSection(True)
+        self.verify_status = QLabel()
+        self.verify_status.setWordWrap(True)
+        self.verify_status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.verify_progress = QProgressBar()
+        self.verify_progress.setRange(0, 1000)
+        self.verify_progress.setFormat("checking checksums %p%")
+        self.verify_button = QPushButton("Verify checksums")
+        self.verify_button.clicked.connect(self.start_verify)
+        self.verify_cancel = QPushButton("Cancel")
+        self.verify_cancel.clicked.connect(self.cancel_verify)
+        self._verify_job = None
+        verify_row = QHBoxLayout()
+        verify_row.addWidget(self.verify_status, 1)
+        verify_row.addWidget(self.verify_progress)
+        verify_row.addWidget(self.verify_cancel)
+        verify_row.addWidget(self.verify_button)
+        self._verify_widgets = (self.verify_status, self.verify_progress, self.verify_button,
+                                self.verify_cancel)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.subtitle)
+        layout.addWidget(self.error)
+        layout.addLayout(verify_row)
+        layout.addWidget(self.body, 2)
+        layout.addWidget(self.children_table, 3)
+        self._gen = 0
+        self._jobs = []
+        self.node = None
+        self.rows: list[tuple[str, str]] = []
+        self.problems = None
+
+    # ------------------------------------------------------------------ showing
+    def show_node(self, node) -> None:
+        for job in self._jobs:
+            job.cancel()
+        self._jobs = []
+        self._gen += 1
+        gen = self._gen
+        self.node = node
+        self.rows = []
+        self.problems = None
+        self.error.hide()
+        for w in self._verify_widgets:
+            w.hide()
+        self.title.setText(node.label)
+        self.subtitle.setText(f"{node.kind}" + (f"  ·  {node.detail}" if node.detail else ""))
+        self.body.setHtml("<p style='color:#777'>Counting…</p>")
+        self._fill_children(node)
+        job = run_in_background(_summarize, node, label=f"Summarising {node.label}",
+                                on_result=lambda r, g=gen: self._on_summary(g, r),
+                                on_error=lambda exc, g=gen: self._on_error(g, exc))
+        self._jobs.append(job)
+        reader = node.payload if node.kind == N.CHECKPOINT else None
+        if reader is not None and hasattr(reader, "verify"):
+            for w in (self.verify_status, self.verify_button):
+                w.show()
+            self.verify_status.setText("Checksums not checked yet.")
+            if (node.nbytes or 0) <= AUTO_VERIFY_BYTES:
+                self.start_verify()
+
+    def _fill_children(self, node) -> None:
+        kids = node.loaded_children() if node.kind not in (N.SAVED_MODEL, N.META_GRAPH) else []
+        t = self.children_table
+        t.setVisible(bool(kids))
+        t.setRowCount(len(kids))
+        for r, c in enumerate(kids):
+            values = (c.label, c.kind, c.dtype, c.shape,
+                      format_params(c.params) if c.params is not None else "",
+                      format_bytes(c.nbytes) if c.nbytes is not None else "")
+            for col, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                if col >= 4:
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                if c.error:
+                    item.setForeground(Qt.red)
+                    item.setToolTip(c.error)
+                t.setItem(r, col, item)
+
+    def _on_summary(self, gen: int, result) -> None:
+        if gen != self._gen:
+            return
+        rows, ops = result
+        self.rows = rows
+        html = kv_table_html(rows)
+        if ops:
+            html += (f"<h4 style='margin-bottom:2px'>Ops used ({len(ops)})</h4>"
+                     f"<p style='color:#333'>{esc(', '.join(ops))}</p>")
+        self.body.setHtml(html)
+
+    def _on_error(self, gen: int, exc) -> None:
+        if gen != self._gen:
+            return
+        self.error.setText(f"Cannot summarise this: {exc}")
+        self.error.show()
+        self.body.setHtml("")
+
+    def row_value(self, key: str) -> str | None:
+        for k, v in self.rows:
+            if k == key:
+                return v
+        return None
+
+    # ------------------------------------------------------------------ verify
+    def start_verify(self) -> None:
+        node = self.node
+        if node is None or node.kind != N.CHECKPOINT or node.payload is None:
+            return
+        gen = self._gen
+        self.verify_button.hide()
+        self.verify_progress.setValue(0)
+        self.verify_progress.show()
+        self.verify_cancel.show()
+        self.verify_status.setText("Checking checksums…")
+        job = run_in_background(
+            _verify, node.payload, label=f"Verifying {node.label}",
+            on_result=lambda problems, g=gen: self._on_verified(g, problems),
+            on_error=lambda exc, g=gen: self._on_verify_error(g, exc),
+            on_progress=lambda d, t, g=gen: g == self._gen and t and
+            self.verify_progress.setValue(int(1000 * d / t)))
+        job.cancelled.connect(lambda g=gen: self._on_verify_cancelled(g))
+        self._verify_job = job
+        self._jobs.append(job)
+
+    def cancel_verify(self) -> None:
+        if self._verify_job is not None:
+            self._verify_job.cancel()
+
+    def _verify_done(self) -> None:
+        self.verify_progress.hide()
+        self.verify_cancel.hide()
+        self.verify_button.show()
+
+    def _on_verified(self, gen: int, problems) -> None:
+        if gen != self._gen:
+            return
+        self._verify_done()
+        self.problems = list(problems)
+        if not problems:
+            self.verify_status.setText("✔ All checksums match.")
+            self.verify_status.setStyleSheet("color: #2e7d32;")
+        else:
+            shown = "\n".join(str(p) for p in problems[:8])
+            more = f"\n… and {len(problems) - 8} more" if len(problems) > 8 else ""
+            self.error.setText(f"{len(problems)} damaged tensor(s):\n{shown}{more}")
+            self.error.show()
+            self.verify_status.setText("✘ Checksum problems found (see above).")
+            self.verify_status.setStyleSheet("color: #c62828;")
+        self.verified.emit(self.problems)
+
+    def _on_verify_error(self, gen: int, exc) -> None:
+        if gen != self._gen:
+            return
+        self._verify_done()
+        self.error.setText(f"Cannot verify this checkpoint: {exc}")
+        self.error.show()
+        self.verify_status.setText("")
+
+    def _on_verify_cancelled(self, gen: int) -> None:
+        if gen != self._gen:
+            return
+        self._verify_done()
+        self.verify_status.setText("Checksum check cancelled.")
+
+    def is_busy(self) -> bool:
+        return any(not j.is_done() for j in self._jobs)
+
+
+def _summarize(ctx, node):
+    kind = node.kind
+    if kind == N.SAVED_MODEL:
+        return saved_model_rows(node.payload), []
+    if kind == N.META_GRAPH:
+        return meta_graph_rows(node.payload)
+    if kind == N.GRAPH:
+        gm = node.payload
+        s = gm.summary() if hasattr(gm, "summary") else {}
+        rows = [(k.replace("_", " "), str(v)) for k, v in s.items()]
+        ops = gm.ops_used() if hasattr(gm, "ops_used") else []
+        return rows, ops
+    if kind == N.CHECKPOINT and node.payload is not None:
+        return checkpoint_rows(node), []
+    rows = list(node.info)
+    kids = node.loaded_children()
+    rows.append(("items", _count(len(kids))))
+    if node.params is not None:
+        rows.append(("values", f"{_count(node.params)}  ({format_params(node.params)})"))
+    if node.nbytes is not None:
+        rows.append(("bytes", format_bytes(node.nbytes)))
+    return rows, []
+
+
+def _verify(ctx, reader):
+    def progress(done, total):
+        ctx.check()
+        ctx.progress(done, total)
+    return reader.verify(progress=progress)

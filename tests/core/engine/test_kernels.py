@@ -1,0 +1,171 @@
+"""Every kernel against what TensorFlow's own kernel computed (tests/fixtures/build_ops.py).
+
+Each recorded case is one raw op on small inputs; the kernel gets the node's attributes
+with the registered defaults filled in the way the executor does it.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from core import dtypes
+from core.engine import registry
+from core.errors import ExecutionError
+from tests.conftest import FIXTURES
+
+OPS_DIR = FIXTURES / "ops"
+
+
+@lru_cache(maxsize=1)
+def _data():
+    meta = json.loads((OPS_DIR / "cases.json").read_text())
+    arrays = np.load(OPS_DIR / "cases.npz", allow_pickle=False)
+    return meta, {k: arrays[k] for k in arrays.files}
+
+
+def _array(desc, arrays):
+    if "hex" in desc:
+        items = [bytes.fromhex(h) for h in desc["hex"]]
+        out = np.empty(len(items), dtype=object)
+        out[:] = items
+        return out.reshape(desc["shape"])
+    arr = arrays[desc["key"]]
+    if desc["dtype"] == dtypes.DT["DT_BFLOAT16"]:
+        arr = arr.view(ml_dtypes.bfloat16)
+    assert arr.dtype == dtypes.to_numpy(desc["dtype"])
+    return arr.reshape(desc["shape"])
+
+
+def _attr(enc, arrays):
+    (kind, value), = enc.items()
+    if kind == "s":
+        return bytes.fromhex(value)
+    if kind == "shape":
+        return None if value is None else tuple(value)
+    if kind == "tensor":
+        return _array(value, arrays)
+    if kind == "list":
+        if not value:
+            return []
+        (lk, items), = value.items()
+        if lk == "s":
+            return [bytes.fromhex(x) for x in items]
+        if lk == "shape":
+            return [tuple(x) for x in items]
+        return list(items)
+    return value
+
+
+class _Ctx:
+    """The part of the executor's KernelContext that kernels use."""
+
+    def __init__(self, limit=1 << 30):
+        self.limit = limit
+
+    def check_alloc(self, nbytes):
+        if nbytes > self.limit:
+            raise ExecutionError(f"refusing to allocate {nbytes} bytes")
+
+
+def _cases():
+    meta, _ = _data()
+    ids = []
+    for i, c in enumerate(meta["cases"]):
+        ids.append(f"{i:03d}-{c['op']}" + (f"-{c['note']}" if c["note"] else "")
+                   .replace(" ", "_"))
+    return list(range(len(meta["cases"]))), ids
+
+
+_INDEXES, _IDS = _cases()
+
+
+def _tolerance(dtype):
+    if dtype == np.float16:
+        return 2e-3, 2e-3
+    if dtype == ml_dtypes.bfloat16:
+        return 2e-2, 2e-2
+    if dtype == np.float64:
+        return 1e-10, 1e-12
+    return 1e-4, 1e-5
+
+
+@pytest.mark.parametrize("index", _INDEXES, ids=_IDS)
+def test_kernel_matches_tensorflow(index):
+    meta, arrays = _data()
+    case = meta["cases"][index]
+    k = registry.lookup(case["op"])
+    assert k is not None, f"no kernel registered for {case['op']}"
+    attrs = dict(k.defaults)
+    attrs.update({name: _attr(v, arrays) for name, v in case["attrs"].items()})
+    inputs = [_array(d, arrays) for d in case["inputs"]]
+    before = [x.copy() for x in inputs]
+    if "error" in case:
+        with pytest.raises(ExecutionError):
+            k.fn(_Ctx(), inputs, attrs)
+        return
+    out = k.fn(_Ctx(), inputs, attrs)
+    if not isinstance(out, (list, tuple)):
+        out = [out]
+    want = [_array(d, arrays) for d in case["outputs"]]
+    assert len(out) == len(want)
+    opaque = set(case.get("opaque_outputs", []))
+    for i, (got, exp) in enumerate(zip(out, want)):
+        if i in opaque:
+            continue
+        assert isinstance(got, np.ndarray), type(got)
+        assert got.dtype == exp.dtype, (got.dtype, exp.dtype)
+        assert got.shape == exp.shape, (got.shape, exp.shape)
+        if case["random"]:
+            continue
+        if exp.dtype.kind == "f" or exp.dtype == ml_dtypes.bfloat16:
+            rtol, atol = _tolerance(exp.dtype)
+            np.testing.assert_allclose(got.astype(np.float64), exp.astype(np.float64),
+                                       rtol=rtol, atol=atol, equal_nan=True)
+        else:
+            np.testing.assert_array_equal(got, exp)
+    for x, b in zip(inputs, before):   # kernels never modify their inputs
+        np.testing.assert_array_equal(x, b)
+
+
+def test_every_recorded_op_is_registered():
+    meta, _ = _data()
+    missing = sorted({c["op"] for c in meta["cases"]} - set(registry.known_ops()))
+    assert missing == []
+
+
+@pytest.mark.parametrize("op", sorted(_data()[0]["opdefs"]))
+def test_registration_matches_tensorflow_opdef(op):
+    """Output arg names (function-body tensor names depend on them) and attribute
+    defaults (SavedModels strip default-valued attributes) equal TensorFlow's OpDef."""
+    meta, arrays = _data()
+    info = meta["opdefs"][op]
+    k = registry.lookup(op)
+    assert k is not None
+    assert list(k.outputs) == info["outputs"]
+    for name, enc in info["defaults"].items():
+        assert name in k.defaults, f"{op}: no default for attribute {name}"
+        want = _attr(enc, arrays)
+        if isinstance(want, float):   # OpDef floats are float32
+            assert np.float32(k.defaults[name]) == np.float32(want), name
+        else:
+            assert k.defaults[name] == want, name
+
+
+def test_every_registered_op_has_a_description():
+    for op in registry.known_ops():
+        desc = registry.lookup(op).description
+        assert desc and len(desc) > 10 and "\n" not in desc, op
+
+
+def test_allocation_guard_is_asked_before_value_sized_outputs():
+    fill = registry.lookup("Fill")
+    with pytest.raises(ExecutionError, match="refusing"):
+        fill.fn(_Ctx(limit=1000), [np.array([1000, 1000], np.int32), np.float32(1)], {})
+    tile = registry.lookup("Tile")
+    with pytest.raises(ExecutionError, match="refusing"):
+        tile.fn(_Ctx(limit=1000), [np.zeros((10, 10), np.float32),
+                                   np.array([100, 100], np.int32)], {})
