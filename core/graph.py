@@ -690,20 +690,33 @@ def _prune_groups(g: Graph) -> None:
     """Remove empty groups; a scope group holding a single node is replaced by the node."""
     def visit(gid: str) -> bool:
         group = g.groups[gid]
+        leaf = not group.groups
         group.groups = [c for c in group.groups if visit(c)]
         if gid == ROOT:
             return True
         if not group.groups and not group.nodes:
             del g.groups[gid]
             return False
-        if group.kind == "scope" and not group.groups and len(group.nodes) == 1:
-            nid = group.nodes[0]
-            g.nodes[nid].group = group.parent
-            g.groups[group.parent].nodes.append(nid)
+        if group.kind == "scope" and leaf and _trivial(g, group):
+            for nid in group.nodes:
+                g.nodes[nid].group = group.parent
+                g.groups[group.parent].nodes.append(nid)
             del g.groups[gid]
             return False
         return True
     visit(ROOT)
+
+
+def _trivial(g: Graph, group: Group) -> bool:
+    """A scope not worth a box: one op with the weights it reads (``dense/MatMul`` holding
+    ``dense/MatMul/ReadVariableOp``), or a single node."""
+    if len(group.nodes) > 4:
+        return False
+    ops = [n for n in group.nodes if g.nodes[n].op not in _WEIGHT_OPS]
+    return len(ops) <= 1
+
+
+_WEIGHT_OPS = SOURCE_OPS | {"ReadVariableOp"}
 
 
 def _count(g: Graph) -> None:
@@ -972,21 +985,19 @@ def _graph_of_meta_graph(mg, item: str | None) -> Graph:
 
 
 def default_open_groups(g: Graph, budget: int = 400) -> set[str]:
-    """The groups to open for a first view: open a group while it holds most of what is
-    visible, so a model shows its layers rather than one box or thousands of ops."""
+    """The groups to open for a first view: while a single group is all there is to open
+    (a call wrapping a call wrapping the model's scope), open it; stop at the first level
+    showing several groups, which for a Keras model is its layers."""
     opened: set[str] = set()
     visible = list(g.root.children)
     while True:
-        groups = [i for i in visible if i in g.groups]
-        if not groups:
+        groups = [i for i in visible if i in g.groups and i not in g.nodes]
+        if len(groups) != 1:
             break
-        total = sum(g.groups[i].op_count if i in g.groups else 1 for i in visible)
-        biggest = max(groups, key=lambda i: g.groups[i].op_count)
-        big = g.groups[biggest]
-        after = len(visible) - 1 + len(big.children)
-        if big.op_count * 2 < total or after > budget:
+        only = g.groups[groups[0]]
+        if len(visible) - 1 + len(only.children) > budget:
             break
-        opened.add(biggest)
-        visible.remove(biggest)
-        visible.extend(big.children)
+        opened.add(only.id)
+        visible.remove(only.id)
+        visible.extend(only.children)
     return opened

@@ -18,6 +18,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
+from . import dtypes
 from .errors import FormatError, NotFoundError, TensorloupeError
 
 SAVED_MODEL_PB = "saved_model.pb"
@@ -596,17 +597,9 @@ def _shape_dims(shape_proto):
     return tuple(int(d.size) for d in shape_proto.dim)
 
 
-_DTYPE_NAMES: dict[int, str] | None = None
-
-
 def dtype_enum_name(enum: int) -> str:
     """DataType enum name as types.proto spells it (DT_FLOAT, DT_FLOAT_REF)."""
-    global _DTYPE_NAMES
-    if _DTYPE_NAMES is None:
-        from protos import types_pb2
-        _DTYPE_NAMES = {v: k for k, v in types_pb2.DataType.items()}
-    name = _DTYPE_NAMES.get(int(enum))
-    return name if name is not None else f"DT_UNKNOWN_{int(enum)}"
+    return dtypes.name(int(enum))
 
 
 # ---------------------------------------------------------------- StructuredValue
@@ -651,16 +644,6 @@ class TensorShapeValue:
 TensorShapeValue.__name__ = "TensorShape"
 
 
-_PY_DTYPE_NAMES = {
-    1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8",
-    7: "string", 8: "complex64", 9: "int64", 10: "bool", 11: "qint8", 12: "quint8",
-    13: "qint32", 14: "bfloat16", 15: "qint16", 16: "quint16", 17: "uint16",
-    18: "complex128", 19: "float16", 20: "resource", 21: "variant", 22: "uint32",
-    23: "uint64", 24: "float8_e5m2", 25: "float8_e4m3fn", 26: "float8_e4m3fnuz",
-    27: "float8_e4m3b11fnuz", 28: "float8_e5m2fnuz", 29: "int4", 30: "uint4",
-}
-
-
 class DTypeValue:
     """A decoded DataType that prints like tf.DType."""
 
@@ -669,10 +652,7 @@ class DTypeValue:
 
     @property
     def name(self) -> str:
-        # Spelled here rather than via core.dtypes, which imports numpy: `show` stays light.
-        base = self.enum - 100 if self.enum > 100 else self.enum
-        text = _PY_DTYPE_NAMES.get(base, f"unknown_{base}")
-        return text + "_ref" if self.enum > 100 else text
+        return dtypes.python_name(self.enum)
 
     def __eq__(self, other):
         return isinstance(other, DTypeValue) and other.enum == self.enum

@@ -88,7 +88,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.panels)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([560, 840])
+        self.splitter.setSizes([600, 800])
         self.setCentralWidget(self.splitter)
 
         # Status bar: a progress bar and Cancel for whatever runs in the background.
@@ -188,7 +188,7 @@ class MainWindow(QMainWindow):
             self.tree.resizeColumnToContents(col)
         self.tree.resizeColumnToContents(COL_NAME)
         header = self.tree.header()
-        header.resizeSection(COL_NAME, max(180, min(header.sectionSize(COL_NAME) + 12, 340)))
+        header.resizeSection(COL_NAME, max(180, min(header.sectionSize(COL_NAME) + 12, 300)))
 
     # ------------------------------------------------------------------ selection & panels
     def current_source_index(self) -> QModelIndex:

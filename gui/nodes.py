@@ -398,7 +398,8 @@ def checkpoint_variable_nodes(reader, names: dict[str, str] | None = None) -> li
     for key in keys:
         info = infos.get(key)
         kind = _name_info(info, "kind", None)
-        readable = (names or {}).get(key) or _name_info(info, "name", None) or _plain_name(key)
+        readable = ((names or {}).get(key) or _name_info(info, "readable", None)
+                    or _name_info(info, "name", None) or _plain_name(key))
         if kind == "slot" or (kind is None and "/.OPTIMIZER_SLOT/" in key):
             slots.append((key, info, readable))
             continue
@@ -624,6 +625,27 @@ def _trackable_graph(reader):
         return graph
     except (TensorloupeError, DecodeError, IndexError, TypeError):
         return None
+
+
+def variable_totals(mg, reader) -> tuple[int, int, int]:
+    """(variables, parameters, bytes) of a SavedModel's checkpoint, each variable counted once
+    even when the export stores it under two keys; the object graph entry is not counted."""
+    names = saved_model_variable_names(mg, reader) if mg is not None else {}
+    seen = set()
+    count = params = nbytes = 0
+    for key in sorted(reader.keys(), key=lambda k: (k.startswith("_"), k)):
+        if key == OBJECT_GRAPH_KEY:
+            continue
+        name = names.get(key, key)
+        if name in seen:
+            continue
+        seen.add(name)
+        count += 1
+        n = _prod(reader.shape(key))
+        params += n
+        size = getattr(reader, "nbytes", None)
+        nbytes += int(size(key)) if size else n * np.dtype(reader.dtype(key)).itemsize
+    return count, params, nbytes
 
 
 def _variables_group(sm, mg) -> Node:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel,
                                QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
-                               QTextBrowser, QVBoxLayout)
+                               QVBoxLayout, QWidget)
 
 from core.errors import TensorloupeError
 from core.stats import format_bytes, format_count, format_params
@@ -27,7 +27,12 @@ def _count(n) -> str:
 
 
 def saved_model_rows(sm) -> list[tuple[str, str]]:
-    s = sm.summary()
+    s = dict(sm.summary())
+    reader = sm.variables
+    if reader is not None and sm.meta_graphs:
+        # Count each variable once (Keras exports store some under two keys).
+        s["variables"], s["parameters"], s["variable_bytes"] = \
+            N.variable_totals(sm.meta_graphs[0], reader)
     rows = [("path", str(sm.path)),
             ("MetaGraphDefs", ", ".join("[" + ", ".join(t) + "]" for t in sm.tag_sets)),
             ("signatures", _count(s["signatures"])),
@@ -69,17 +74,8 @@ def meta_graph_rows(mg) -> tuple[list[tuple[str, str]], list[str]]:
     if sm is not None:
         reader = sm.variables
         if reader is not None:
-            params = nbytes = count = 0
-            for key in reader.keys():
-                if key == N.OBJECT_GRAPH_KEY:
-                    continue
-                count += 1
-                n = 1
-                for d in reader.shape(key):
-                    n *= int(d)
-                params += n
-                nbytes += reader.nbytes(key) if hasattr(reader, "nbytes") else 0
-            rows += [("stored tensors", _count(count)),
+            count, params, nbytes = N.variable_totals(mg, reader)
+            rows += [("variables", _count(count)),
                      ("parameters", f"{_count(params)}  ({format_params(params)})"),
                      ("variable bytes", format_bytes(nbytes))]
     return rows, mg.ops_used()
@@ -118,15 +114,20 @@ class SummaryPanel(Panel):
         self.title = title_label()
         self.subtitle = subtitle_label()
         self.error = error_label()
-        self.body = QTextBrowser()
-        self.body.setOpenLinks(False)
-        self.body.setMinimumHeight(120)
+        self.body = QLabel()
+        self.body.setTextFormat(Qt.RichText)
+        self.body.setWordWrap(True)
+        self.body.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.body.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.body.setStyleSheet("background: white; border: 1px solid #ddd; padding: 8px;")
         self.children_table = QTableWidget(0, len(CHILD_COLUMNS))
         self.children_table.setHorizontalHeaderLabels(CHILD_COLUMNS)
         self.children_table.verticalHeader().hide()
         self.children_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.children_table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.children_table.setAlternatingRowColors(True)
+        self.children_table.verticalHeader().setDefaultSectionSize(24)
+        self.children_table.setWordWrap(False)
         h = self.children_table.horizontalHeader()
         h.setSectionResizeMode(QHeaderView.ResizeToContents)
         h.setStretchLastSection(True)
@@ -153,8 +154,10 @@ class SummaryPanel(Panel):
         layout.addWidget(self.subtitle)
         layout.addWidget(self.error)
         layout.addLayout(verify_row)
-        layout.addWidget(self.body, 2)
-        layout.addWidget(self.children_table, 3)
+        layout.addWidget(self.body, 0)
+        layout.addWidget(self.children_table, 1)
+        self._filler = QWidget()
+        layout.addWidget(self._filler, 1)
         self._gen = 0
         self._jobs = []
         self.node = None
@@ -176,7 +179,7 @@ class SummaryPanel(Panel):
             w.hide()
         self.title.setText(node.label)
         self.subtitle.setText(f"{node.kind}" + (f"  ·  {node.detail}" if node.detail else ""))
-        self.body.setHtml("<p style='color:#777'>Counting…</p>")
+        self.body.setText("<p style='color:#777'>Counting…</p>")
         self._fill_children(node)
         job = run_in_background(_summarize, node, label=f"Summarising {node.label}",
                                 on_result=lambda r, g=gen: self._on_summary(g, r),
@@ -194,6 +197,7 @@ class SummaryPanel(Panel):
         kids = node.loaded_children() if node.kind not in (N.SAVED_MODEL, N.META_GRAPH) else []
         t = self.children_table
         t.setVisible(bool(kids))
+        self._filler.setVisible(not kids)
         t.setRowCount(len(kids))
         for r, c in enumerate(kids):
             values = (c.label, c.kind, c.dtype, c.shape,
@@ -217,14 +221,14 @@ class SummaryPanel(Panel):
         if ops:
             html += (f"<h4 style='margin-bottom:2px'>Ops used ({len(ops)})</h4>"
                      f"<p style='color:#333'>{esc(', '.join(ops))}</p>")
-        self.body.setHtml(html)
+        self.body.setText(html)
 
     def _on_error(self, gen: int, exc) -> None:
         if gen != self._gen:
             return
         self.error.setText(f"Cannot summarise this: {exc}")
         self.error.show()
-        self.body.setHtml("")
+        self.body.setText("")
 
     def row_value(self, key: str) -> str | None:
         for k, v in self.rows:

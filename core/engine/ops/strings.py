@@ -52,7 +52,11 @@ def _attr_text(v) -> str:
 def _string_join(ctx, inputs, attrs):
     sep = attrs.get("separator", b"")
     arrays = [_strings(x) for x in inputs]
-    shape = broadcast_shape(*arrays) if arrays else ()
+    shapes = {a.shape for a in arrays if a.ndim}
+    if len(shapes) > 1:
+        raise ExecutionError("StringJoin inputs must be scalars or have the same shape: " +
+                             " vs. ".join(shape_text(s) for s in sorted(shapes)))
+    shape = shapes.pop() if shapes else ()
     out = np.empty(shape, dtype=object)
     parts = [np.broadcast_to(a, shape) for a in arrays]
     for idx in np.ndindex(*shape):
@@ -249,7 +253,7 @@ def _string_split(ctx, inputs, attrs):
             parts = [b[i:i + 1] for i in range(len(b))]
         else:
             parts = re.split(b"[" + re.escape(d) + b"]", b)
-        rows.append([p for p in parts if p or not skip])
+        rows.append([p for p in parts if p or not skip] if b else [])
     return _sparse(rows)
 
 
@@ -264,7 +268,7 @@ def _string_split_v2(ctx, inputs, attrs):
     rows = []
     for b in x:
         if s:
-            rows.append(b.split(s, maxsplit) if b else [])
+            rows.append(b.split(s, maxsplit))
         else:
             rows.append(b.split(None, maxsplit))
     return _sparse(rows)
