@@ -424,16 +424,17 @@ def align(sides_a: dict[str, _Side], sides_b: dict[str, _Side],
 
 class _Acc:
     """Partial sums of one variable (or one part of it); parts merge by addition."""
-    __slots__ = ("aa", "bb", "dd", "maxabs", "changed", "nan_a", "nan_b", "inf_a", "inf_b")
+    __slots__ = ("aa", "bb", "ab", "dd", "maxabs", "changed", "nan_a", "nan_b", "inf_a", "inf_b")
 
     def __init__(self):
-        self.aa = self.bb = self.dd = 0.0
+        self.aa = self.bb = self.ab = self.dd = 0.0
         self.maxabs = 0.0
         self.changed = self.nan_a = self.nan_b = self.inf_a = self.inf_b = 0
 
     def merge(self, o: "_Acc") -> None:
         self.aa += o.aa
         self.bb += o.bb
+        self.ab += o.ab
         self.dd += o.dd
         self.maxabs = max(self.maxabs, o.maxabs)
         self.changed += o.changed
@@ -494,14 +495,17 @@ def _chunk(x: np.ndarray, y: np.ndarray, work: np.dtype, acc: _Acc) -> None:
         dd = float(np.vdot(d, d).real)
         aa = float(np.vdot(x, x).real)
         bb = float(np.vdot(y, y).real)
+        ab = float(np.vdot(x, y).real)
     else:
         dd = float(np.dot(d, d))
         aa = float(np.dot(x, x))
         bb = float(np.dot(y, y))
-    if math.isfinite(dd) and math.isfinite(aa) and math.isfinite(bb):
+        ab = float(np.dot(x, y))
+    if math.isfinite(dd) and math.isfinite(aa) and math.isfinite(bb) and math.isfinite(ab):
         acc.dd += dd
         acc.aa += aa
         acc.bb += bb
+        acc.ab += ab
         if n:
             if work.kind == "c":
                 acc.maxabs = max(acc.maxabs, float(np.abs(d).max()))
@@ -529,6 +533,7 @@ def _chunk_nonfinite(x: np.ndarray, y: np.ndarray, acc: _Acc) -> None:
     acc.dd += float(np.vdot(d, d).real)
     acc.aa += float(np.vdot(xs, xs).real)
     acc.bb += float(np.vdot(ys, ys).real)
+    acc.ab += float(np.vdot(xs, ys).real)
     if d.size:
         acc.maxabs = max(acc.maxabs, float(np.abs(d).max()))
 
@@ -578,6 +583,7 @@ def _dtype_name(dt: np.dtype) -> str:
 
 
 def _entry_crc(reader, key: str) -> int | None:
+    """The stored (masked) crc32c of a tensor stored whole, or None."""
     try:
         e = reader.entry(key)
     except (AttributeError, TensorloupeError):
@@ -585,21 +591,26 @@ def _entry_crc(reader, key: str) -> int | None:
     return None if getattr(e, "slices", ()) else getattr(e, "crc32c", None)
 
 
-def _verify_one(reader, key: str) -> str | None:
-    """A crc32c problem of one tensor's stored bytes, as a sentence, or None."""
-    try:
-        entry = reader.entry(key)
-        if entry.slices:
-            return None
-        from .checkpoint.table import unmask_crc
-        actual = reader._crc(entry)  # the reader's own checksum routine (see report)
-        if actual != unmask_crc(entry.crc32c):
-            return (f"{os.path.basename(reader.prefix)}: stored data does not match its crc32c "
-                    f"(the file is damaged)")
-    except TensorloupeError as exc:
-        return str(exc)
-    except AttributeError:
+def _crc_problem(reader, key: str, view: np.ndarray | None) -> str | None:
+    """Whether a tensor's stored bytes match its crc32c, checked over the mapped view.
+
+    Only numeric tensors stored whole are checked here (strings and slices have their own
+    layout; ``CheckpointReader.verify`` covers them).
+    """
+    stored = _entry_crc(reader, key)
+    if stored is None or view is None or view.dtype.kind == "O":
         return None
+    import google_crc32c
+    from .checkpoint.table import unmask_crc
+    raw = view.reshape(-1).view(np.uint8)
+    crc = 0
+    step = 8 << 20
+    for i in range(0, raw.shape[0], step):
+        crc = google_crc32c.extend(crc, raw[i:i + step].tobytes())
+    _drop_pages(view)
+    if crc != unmask_crc(stored):
+        return (f"{_describe(reader)}: the stored data of {key!r} does not match its crc32c "
+                f"(the data file is damaged)")
     return None
 
 
@@ -607,19 +618,25 @@ def _default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+MEMCMP = "memcmp"
+EQUALITY = "equality"
+
+
 class _Job:
     """The state of one aligned common variable while its parts are computed."""
-    __slots__ = ("diff", "x", "y", "work", "mapped", "parts", "acc", "remaining", "verify")
+    __slots__ = ("diff", "x", "y", "work", "mapped", "acc", "remaining", "verify", "crc_differ",
+                 "memcmp")
 
     def __init__(self, diff: VariableDiff):
         self.diff = diff
         self.x = self.y = None
         self.work = None
         self.mapped = False
-        self.parts: list[tuple[int, int]] = []
         self.acc = _Acc()
         self.remaining = 0
         self.verify = False
+        self.crc_differ = False
+        self.memcmp = False
 
 
 def compare(a, b, *, keymap: KeyMap | None = None, name_filter: str | Iterable[str] | None = None,
@@ -631,7 +648,8 @@ def compare(a, b, *, keymap: KeyMap | None = None, name_filter: str | Iterable[s
 
     ``name_filter``: glob(s) on readable names or keys; only matching variables are compared.
     ``include_other``: also compare bookkeeping tensors (save_counter, global_step; the
-    object graph is never compared). ``verify``: check the crc32c of every tensor read.
+    object graph is never compared). ``verify``: check the crc32c of every tensor compared
+    (without it, damage is still caught when the checksums and the bytes disagree).
     ``progress(done_bytes, total_bytes)`` is called from the calling thread; ``cancel`` (a
     callable or an Event) stops the work between chunks with ``core.stats.Cancelled``.
     Damage limited to some tensors marks those variables FAILED; the rest still compares.
@@ -686,15 +704,16 @@ def _compare(ra, rb, keymap, name_filter, include_other, verify, workers, progre
             continue
         if patterns and not _matches(patterns, sa and sa.readable, sb and sb.readable, ka, kb):
             continue
+        owner_sides = sides_a if sa else sides_b
         slot_of = None
         if main.slot_of:
-            owner = (sides_a if sa else sides_b).get(main.slot_of)
+            owner = owner_sides.get(main.slot_of)
             slot_of = owner.readable if owner else main.slot_of
         v = VariableDiff(name=main.readable, key_a=ka, key_b=kb,
                          name_b=sb.readable if sa and sb and sb.readable != sa.readable else None,
                          kind=main.kind, group=_group(main.kind),
-                         layer=_layer(main, sides_a if sa else sides_b),
-                         slot_of=slot_of, slot_name=main.slot_name)
+                         layer=_layer(main, owner_sides), slot_of=slot_of,
+                         slot_name=main.slot_name)
         result.variables.append(v)
         try:
             if sa:
@@ -703,8 +722,9 @@ def _compare(ra, rb, keymap, name_filter, include_other, verify, workers, progre
             if sb:
                 v.dtype_b = _dtype_name(rb.dtype(kb))
                 v.shape_b = tuple(rb.shape(kb))
-            v.num_elements = int((ra if sa else rb).num_elements(ka if sa else kb))
-            v.nbytes = int((ra if sa else rb).nbytes(ka if sa else kb))
+            reader, key = (ra, ka) if sa else (rb, kb)
+            v.num_elements = int(reader.num_elements(key))
+            v.nbytes = int(reader.nbytes(key))
         except TensorloupeError as exc:
             v.status, v.error = FAILED, str(exc)
             continue
@@ -729,7 +749,7 @@ def _compare(ra, rb, keymap, name_filter, include_other, verify, workers, progre
 
     if progress is not None:
         progress(0, total)
-    # Load views (maps shards) on this thread, so readers are only touched from here.
+    # Views are made (and shards mapped) on this thread: the readers are only used from here.
     for job in jobs:
         if should_stop():
             raise Cancelled()
@@ -746,11 +766,18 @@ def _compare(ra, rb, keymap, name_filter, include_other, verify, workers, progre
         if own_pool:
             pool.shutdown(wait=True, cancel_futures=True)
     for job in live:
-        if job.verify and job.diff.status != FAILED:
-            problems = [p for p in (_verify_one(ra, job.diff.key_a), _verify_one(rb, job.diff.key_b))
-                        if p]
+        v = job.diff
+        # Checksums that disagree with the bytes mean damage: equal checksums over different
+        # bytes, or different checksums over equal values.
+        suspicious = (job.memcmp and v.status != IDENTICAL) or \
+            (job.crc_differ and v.status == IDENTICAL)
+        if v.status != FAILED and (job.verify or suspicious):
+            if should_stop():
+                raise Cancelled()
+            problems = [p for p in (_crc_problem(ra, v.key_a, job.x if job.mapped else None),
+                                    _crc_problem(rb, v.key_b, job.y if job.mapped else None)) if p]
             if problems:
-                job.diff.status, job.diff.error = FAILED, "; ".join(problems)
+                v.status, v.error = FAILED, "; ".join(problems)
         job.x = job.y = None
     if progress is not None:
         progress(total, total)
@@ -758,25 +785,20 @@ def _compare(ra, rb, keymap, name_filter, include_other, verify, workers, progre
 
 
 def _prepare(job: _Job, ra, rb, verify: bool) -> None:
-    """Get both sides as flat arrays: mapped views when possible, else read whole."""
+    """Both sides as flat arrays (mapped views when possible, else read whole) and the plan."""
     v = job.diff
     try:
         da, db = ra.dtype(v.key_a), rb.dtype(v.key_b)
         job.work = work_dtype(da, db)
-        numeric = da.kind != "O" and db.kind != "O"
-        if numeric:
+        if da.kind != "O" and db.kind != "O":
             try:
                 job.x = ra.array(v.key_a).reshape(-1)
                 job.y = rb.array(v.key_b).reshape(-1)
                 job.mapped = True
-            except TensorloupeError:  # partitioned: reassembled copies
+            except TensorloupeError:  # a partitioned variable: reassembled copies
                 job.x = ra.read(v.key_a).reshape(-1)
                 job.y = rb.read(v.key_b).reshape(-1)
                 job.mapped = False
-            if job.x.dtype.byteorder == ">":
-                job.x = job.x.astype(job.x.dtype.newbyteorder("="))
-            if job.y.dtype.byteorder == ">":
-                job.y = job.y.astype(job.y.dtype.newbyteorder("="))
         else:
             job.x = ra.read(v.key_a).reshape(-1)
             job.y = rb.read(v.key_b).reshape(-1)
@@ -784,18 +806,16 @@ def _prepare(job: _Job, ra, rb, verify: bool) -> None:
         v.status, v.error = FAILED, str(exc)
         job.x = job.y = None
         return
-    crc_a, crc_b = _entry_crc(ra, v.key_a), _entry_crc(rb, v.key_b)
+    for attr in ("x", "y"):
+        arr = getattr(job, attr)
+        if arr.dtype.byteorder == ">":
+            setattr(job, attr, arr.astype(arr.dtype.newbyteorder("=")))
     job.verify = verify
-    # Same dtype and bytes differ exactly when the stored checksums differ (unless damaged):
-    # only then is the memcmp worth doing.
-    job.parts = []
-    if v.dtype_a == v.dtype_b and job.x.dtype.kind != "O":
-        job.parts.append((-1, -1))  # the memcmp task
-        job.diff.status = CHANGED
-        if crc_a is not None and crc_b is not None and crc_a != crc_b:
-            job.parts = []
-    job.diff.status = v.status
-    _ = (crc_a, crc_b)
+    crc_a, crc_b = _entry_crc(ra, v.key_a), _entry_crc(rb, v.key_b)
+    job.crc_differ = crc_a is not None and crc_b is not None and crc_a != crc_b
+    # With the same dtype, the bytes can only be equal when the stored checksums are.
+    job.memcmp = (v.dtype_a == v.dtype_b and job.work is not None and job.mapped
+                  and not job.crc_differ)
 
 
 def _parts(n: int, itemsize: int) -> list[tuple[int, int]]:
@@ -804,21 +824,21 @@ def _parts(n: int, itemsize: int) -> list[tuple[int, int]]:
 
 
 def _run(jobs: list[_Job], pool: ThreadPoolExecutor, should_stop, report) -> None:
-    """Memcmp where useful, then the metrics in parts, largest first, on the pool."""
-    pending = {}
+    """Memcmp where useful, then the metrics in parts, largest variables first, on the pool."""
+    pending: dict = {}
 
     def submit_metrics(job: _Job) -> None:
-        if job.work is None:  # bool / strings: equality only, small enough to do at once
-            pending[pool.submit(_equality_task, job, should_stop)] = (job, None)
+        if job.work is None:  # bool / strings: equality only
+            pending[pool.submit(_equality_task, job, should_stop)] = (job, EQUALITY)
             return
-        job.parts = _parts(job.x.shape[0], job.x.itemsize)
-        job.remaining = len(job.parts)
-        for part in job.parts:
+        parts = _parts(job.x.shape[0], job.x.itemsize)
+        job.remaining = len(parts)
+        for part in parts:
             pending[pool.submit(_metrics_task, job, part, should_stop)] = (job, part)
 
     for job in sorted(jobs, key=lambda j: -j.diff.nbytes):
-        if job.parts == [(-1, -1)]:
-            pending[pool.submit(_memcmp_task, job)] = (job, (-1, -1))
+        if job.memcmp:
+            pending[pool.submit(bytes_equal, job.x, job.y)] = (job, MEMCMP)
         else:
             submit_metrics(job)
     try:
@@ -828,23 +848,33 @@ def _run(jobs: list[_Job], pool: ThreadPoolExecutor, should_stop, report) -> Non
                 raise Cancelled()
             for fut in finished:
                 job, part = pending.pop(fut)
-                value = fut.result()
-                if part == (-1, -1):
+                v = job.diff
+                try:
+                    value = fut.result()
+                except (Cancelled, KeyboardInterrupt):
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one variable fails, the rest goes on
+                    if v.status != FAILED:
+                        v.status, v.error = FAILED, f"could not compare: {exc}"
+                        report(v.nbytes)
+                    continue
+                if v.status == FAILED:
+                    continue
+                if part == MEMCMP:
                     if value:
-                        job.diff.status = IDENTICAL
-                        _fill_identical(job.diff)
-                        report(job.diff.nbytes)
+                        v.status = IDENTICAL
+                        _fill_identical(v)
+                        report(v.nbytes)
                         if job.mapped:
                             _drop_pages(job.x)
                             _drop_pages(job.y)
                     else:
                         submit_metrics(job)
-                elif part is None:
-                    changed = value
-                    job.diff.changed = changed
-                    if changed == 0 and job.diff.status == CHANGED:
-                        job.diff.status = IDENTICAL
-                    report(job.diff.nbytes)
+                elif part == EQUALITY:
+                    v.changed = value
+                    if value == 0 and v.status == CHANGED:
+                        v.status = IDENTICAL
+                    report(v.nbytes)
                 else:
                     acc, nbytes = value
                     job.acc.merge(acc)
@@ -856,10 +886,6 @@ def _run(jobs: list[_Job], pool: ThreadPoolExecutor, should_stop, report) -> Non
         for fut in pending:
             fut.cancel()
         raise
-
-
-def _memcmp_task(job: _Job) -> bool:
-    return bytes_equal(job.x, job.y)
 
 
 def _equality_task(job: _Job, should_stop) -> int:
@@ -877,7 +903,7 @@ def _metrics_task(job: _Job, part: tuple[int, int], should_stop):
 def _fill_identical(v: VariableDiff) -> None:
     """An identical variable: its difference metrics are known without reading the values."""
     v.norm_diff = 0.0
-    v.max_abs_diff = 0.0 if v.dtype_a not in ("bool", "string") else None
+    v.max_abs_diff = 0.0
     v.changed = 0
 
 
@@ -890,12 +916,9 @@ def _finish(job: _Job) -> None:
     v.changed = acc.changed
     v.nan_a, v.nan_b, v.inf_a, v.inf_b = acc.nan_a, acc.nan_b, acc.inf_a, acc.inf_b
     if acc.aa > 0 and acc.bb > 0:
-        # <a, b> = (|a|^2 + |b|^2 - |b - a|^2) / 2: one pass fewer per chunk.
-        ab = (acc.aa + acc.bb - acc.dd) / 2
-        v.cosine = max(-1.0, min(1.0, ab / math.sqrt(acc.aa * acc.bb)))
-    if v.status == CHANGED and acc.changed == 0 and acc.nan_a == acc.nan_b \
-            and acc.inf_a == acc.inf_b and acc.dd == 0:
-        # Equal values with different bytes: NaN payloads or signed zeros.
+        v.cosine = max(-1.0, min(1.0, acc.ab / math.sqrt(acc.aa * acc.bb)))
+    if v.status == CHANGED and acc.changed == 0:
+        # Equal values (NaN where NaN, signed zeros aside): the same variable.
         v.status = IDENTICAL
 
 
@@ -964,13 +987,15 @@ class Series:
             norm[i] = v.norm_b if v else None
         return {"from_first": first, "step": step, "norm": norm}
 
-    def frozen(self) -> list[str]:
-        """Variables identical in every consecutive pair (never trained)."""
+    def frozen(self, group: str | None = MODEL) -> list[str]:
+        """Variables identical in every consecutive pair: never trained (model weights by
+        default; ``group=None`` includes constant optimizer settings too)."""
         if not self.consecutive:
             return []
         names = None
         for c in self.consecutive:
-            same = {v.name for v in c.variables if v.status == IDENTICAL}
+            same = {v.name for v in c.variables
+                    if v.status == IDENTICAL and (group is None or v.group == group)}
             names = same if names is None else names & same
         order = self.variable_names()
         return [n for n in order if n in (names or set())]
@@ -1012,7 +1037,6 @@ def compare_series(paths: str | os.PathLike | list, *, keymap: KeyMap | None = N
     if len(paths) < 2:
         raise InputError("a series needs at least two checkpoints")
     from . import open_checkpoint
-    from .checkpoint.state import _step as step_of  # noqa: PLC2701 - same parsing as the run list
     readers = []
     try:
         for p in paths:
@@ -1040,11 +1064,18 @@ def compare_series(paths: str | os.PathLike | list, *, keymap: KeyMap | None = N
         from_first = [results[(0, 1)]] + [results[(0, i)] for i in range(2, len(paths))]
         prefixes = [r.prefix for r in readers]
         return Series(paths=prefixes, names=[os.path.basename(p) for p in prefixes],
-                      steps=[step_of(p) for p in prefixes], consecutive=consecutive,
+                      steps=[_step_of(p) for p in prefixes], consecutive=consecutive,
                       from_first=from_first)
     finally:
         for r in readers:
             r.close()
+
+
+def _step_of(prefix: str) -> int | None:
+    """The trailing number of a prefix (ckpt-40 -> 40, model.ckpt-1000 -> 1000)."""
+    import re
+    m = re.search(r"-(\d+)$", prefix)
+    return int(m.group(1)) if m else None
 
 
 def _safe_nbytes(reader) -> int:

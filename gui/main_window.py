@@ -424,6 +424,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.save_state()
         tracker.cancel_all()
+        wait_idle(timeout=5, settle=0.0)
+        self.model.close_all()
         super().closeEvent(event)
 
     def _about(self) -> None:

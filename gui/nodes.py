@@ -212,6 +212,25 @@ def _slot_bytes(node: Node) -> int:
     return sum(c.nbytes or 0 for c in node.loaded_children() if c.kind == SLOT)
 
 
+def close_document(node: Node) -> None:
+    """Release the files a document holds open (checkpoint shards and their memory maps)."""
+    readers = {}
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        stack.extend(n.loaded_children())
+        for obj in (n.payload, getattr(n.payload, "reader", None)):
+            if obj is None:
+                continue
+            if hasattr(obj, "close") and hasattr(obj, "keys"):
+                readers[id(obj)] = obj
+            cached = getattr(obj, "__dict__", {}).get("variables")  # a SavedModel's checkpoint
+            if cached is not None and hasattr(cached, "close"):
+                readers[id(cached)] = cached
+    for reader in readers.values():
+        reader.close()
+
+
 # ---------------------------------------------------------------------- documents
 def open_document(path) -> Node:
     """Open ``path`` with core and return its root node (children loaded as needed).

@@ -97,8 +97,14 @@ class TreeModel(QAbstractItemModel):
 
     def remove_document(self, row: int) -> None:
         self.beginRemoveRows(QModelIndex(), row, row)
-        del self.root._children[row]
+        node = self.root._children.pop(row)
         self.endRemoveRows()
+        N.close_document(node)
+
+    def close_all(self) -> None:
+        """Close every document's files (the window is closing)."""
+        for node in self.root.loaded_children():
+            N.close_document(node)
 
     def documents(self) -> list[N.Node]:
         return list(self.root.loaded_children())

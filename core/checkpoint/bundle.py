@@ -16,15 +16,16 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+import threading
 from dataclasses import dataclass, field
-
-import google_crc32c
-import numpy as np
 
 from .. import dtypes as _dtypes
 from ..errors import FormatError, NotFoundError, UnsupportedError
 from .slices import TensorSlice, encode_slice_key
 from .table import Table, mask_crc, read_varint, unmask_crc
+
+# numpy and google_crc32c are imported where they are used: listing a checkpoint needs
+# neither, and the command line starts faster without them.
 
 HEADER_KEY = b""
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
@@ -109,6 +110,7 @@ class CheckpointReader:
         self._keys = sorted(self.entries)
         self._maps: dict[int, object] = {}
         self._files: dict[int, object] = {}
+        self._lock = threading.Lock()  # GUI workers read from several threads
         self._closed = False
 
     # ---------------------------------------------------------------- parsing
@@ -221,6 +223,11 @@ class CheckpointReader:
         found = self._maps.get(shard_id)
         if found is not None:
             return found
+        with self._lock:
+            found = self._maps.get(shard_id)
+            return found if found is not None else self._open_shard(shard_id, key)
+
+    def _open_shard(self, shard_id: int, key: str):
         if shard_id >= self.header.num_shards:
             raise FormatError(f"tensor {key!r} is in shard {shard_id}, but the header says "
                               f"{self.header.num_shards} shards", self.index_path)
@@ -250,6 +257,7 @@ class CheckpointReader:
         return buf
 
     def _numeric(self, entry: Entry, writable: bool) -> np.ndarray:
+        import numpy as np
         dtype = _dtypes.to_numpy(entry.dtype_enum)
         if self.header.endianness == "big":
             dtype = dtype.newbyteorder(">")
@@ -273,6 +281,7 @@ class CheckpointReader:
         return view
 
     def _strings(self, entry: Entry) -> np.ndarray:
+        import numpy as np
         buf = self._span(entry)
         path = data_filename(self.prefix, entry.shard_id, self.header.num_shards)
         n = entry.num_elements
@@ -326,6 +335,7 @@ class CheckpointReader:
         entry = self.entry(name)
         if not entry.slices:
             return self._read_entry(entry)
+        import numpy as np
         parts = [(s, self._slice_entry(entry, s)) for s in entry.slices]
         covered = sum(p.num_elements for _, p in parts)
         if covered < entry.num_elements:
@@ -359,6 +369,7 @@ class CheckpointReader:
     # ---------------------------------------------------------------- checksums
 
     def _crc(self, entry: Entry) -> int:
+        import google_crc32c
         buf = self._span(entry)
         view = memoryview(buf)[entry.offset:entry.offset + entry.size]
         try:

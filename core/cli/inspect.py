@@ -244,9 +244,13 @@ def main(args) -> int:
         if args.json:
             print(json.dumps(_json(reader, args), indent=1, ensure_ascii=False))
             return 0
+        printing = (lambda: print_checkpoint(reader, args.tensor_name, bool(args.all_tensors),
+                                             bool(args.all_tensor_names),
+                                             args.count_exclude_pattern))
+        if not args.printoptions:
+            printing()  # listing modes never import numpy: start-up stays short
+            return 0
         import numpy as np
-        options = dict(args.printoptions or [])
-        with np.printoptions(**options):
-            print_checkpoint(reader, args.tensor_name, bool(args.all_tensors),
-                             bool(args.all_tensor_names), args.count_exclude_pattern)
+        with np.printoptions(**dict(args.printoptions)):
+            printing()
     return 0

@@ -15,8 +15,7 @@ import numpy as np
 
 from ..errors import ExecutionError, TensorloupeError
 from .context import KernelContext, NodeRecord
-from .plan import (K_CONST, K_ENTER, K_EXIT, K_IDENTITY, K_KERNEL, K_MERGE, K_NEXT,
-                   K_SWITCH, Loop, Plan)
+from .plan import K_CONST, K_ENTER, K_EXIT, K_KERNEL, K_MERGE, K_SWITCH, Loop, Plan
 
 
 class _Dead:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from pathlib import Path
 
 import numpy as np
 
@@ -511,4 +510,4 @@ def signature_info(saved_model, key: str, tags=None):
 
 
 __all__ = ["Session", "LoadedMetaGraph", "run_signature", "run_saved_model", "run_graph",
-           "unsupported_ops", "loaded", "Path"]
+           "unsupported_ops", "loaded"]

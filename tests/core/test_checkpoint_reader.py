@@ -149,6 +149,14 @@ def test_open_by_prefix_index_data_meta_and_directory(tmp_path):
         assert "f32" in r
 
 
+def test_saved_model_directory_opens_its_variables():
+    model = ROOT.parent / "saved_models" / "half_plus_two"
+    want = str(model / "variables" / "variables")
+    assert find_prefix(model) == want
+    with open_checkpoint(model) as r:
+        assert r.prefix == want and r.keys()
+
+
 def test_directory_with_several_checkpoints_and_no_state_file(tmp_path):
     d = _copy("tf1_saver", tmp_path)
     (d / "checkpoint").unlink()

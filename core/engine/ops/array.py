@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ExecutionError
+from ...errors import ExecutionError, UnsupportedError
 from ..registry import np_dtype
 from .math import as_ints, broadcast_shape, check_alloc, norm_axis, op, shape_text, widen
 
@@ -923,3 +923,211 @@ _segment("UnsortedSegmentProd", "prod", "multiplies the rows that share a segmen
 
 
 _ = broadcast_shape  # re-exported for sibling modules
+
+
+# ---------------------------------------------------------------- diagonals (V3, one k)
+
+
+def _single_k(k) -> int:
+    ks = as_ints(k)
+    if len(ks) == 2 and ks[0] != ks[1]:
+        raise UnsupportedError("matrix diagonal ops with a band of several diagonals "
+                               "(k = [low, high]) are not supported yet")
+    return ks[0]
+
+
+def _diag_coords(m, n, k):
+    length = max(0, min(m + min(k, 0), n - max(k, 0)))
+    i = np.arange(length) + max(-k, 0)
+    return i, i + k, length
+
+
+@op("MatrixDiagV3", "MatrixDiagV2", outputs=("output",), defaults={"align": b"RIGHT_LEFT"},
+    description="makes matrices with the given vectors on one of their diagonals")
+def _matrix_diag_v3(ctx, inputs, attrs):
+    d, k, rows, cols, pad = inputs[:5]
+    k = _single_k(k)
+    length = d.shape[-1]
+    m, n = int(rows), int(cols)
+    if m <= 0:
+        m = length + max(-k, 0) if n <= 0 else n - k
+        m = max(m, length + max(-k, 0))
+    if n <= 0:
+        n = length + max(k, 0)
+    check_alloc(ctx, d.shape[:-1] + (m, n), d.dtype)
+    out = np.full(d.shape[:-1] + (m, n), np.asarray(pad).reshape(()), dtype=d.dtype)
+    i, j, dl = _diag_coords(m, n, k)
+    if dl != length:
+        raise ExecutionError(f"the diagonal has {length} elements, but a {m}x{n} matrix "
+                             f"has {dl} on diagonal {k}")
+    out[..., i, j] = d
+    return out
+
+
+@op("MatrixDiagPartV3", "MatrixDiagPartV2", outputs=("diagonal",),
+    defaults={"align": b"RIGHT_LEFT"}, description="one diagonal of each matrix")
+def _matrix_diag_part_v3(ctx, inputs, attrs):
+    x, k = inputs[0], _single_k(inputs[1])
+    i, j, _ = _diag_coords(x.shape[-2], x.shape[-1], k)
+    return np.array(x[..., i, j])
+
+
+@op("MatrixSetDiagV3", "MatrixSetDiagV2", outputs=("output",),
+    defaults={"align": b"RIGHT_LEFT"},
+    description="copies matrices, replacing one of their diagonals")
+def _matrix_set_diag_v3(ctx, inputs, attrs):
+    x, d, k = inputs[0], inputs[1], _single_k(inputs[2])
+    i, j, _ = _diag_coords(x.shape[-2], x.shape[-1], k)
+    out = np.array(x, copy=True)
+    out[..., i, j] = d
+    return out
+
+
+# -------------------------------------------------------------------- sparse tensors
+# A sparse tensor travels as three dense ones: indices [N, rank], values [N], shape [rank].
+
+
+@op("SparseToDense", outputs=("dense",), defaults={"validate_indices": True},
+    description="makes a dense tensor from a list of (position, value) pairs and a default")
+def _sparse_to_dense(ctx, inputs, attrs):
+    idx, shape, values, default = inputs
+    dims = as_ints(shape)
+    idx = np.asarray(idx, dtype=np.int64).reshape(-1, len(dims)) if len(dims) else \
+        np.zeros((np.asarray(idx).size, 0), np.int64)
+    check_alloc(ctx, dims, values.dtype)
+    out = np.full(dims, np.asarray(default).reshape(()), dtype=values.dtype)
+    limits = np.asarray(dims, dtype=np.int64)
+    bad = ((idx < 0) | (idx >= limits)).any(axis=1) if idx.size else np.zeros(0, bool)
+    if bad.any():
+        r = int(np.argmax(bad))
+        raise ExecutionError(f"indices[{r}] = {list(map(int, idx[r]))} is out of bounds: "
+                             f"need 0 <= index < {dims}")
+    if attrs.get("validate_indices", True) and len(idx) > 1:
+        flat = np.ravel_multi_index(idx.T, dims) if dims else np.zeros(len(idx), np.int64)
+        step = np.diff(flat)
+        if (step <= 0).any():
+            r = int(np.argmax(step <= 0)) + 1
+            what = "repeated" if step[r - 1] == 0 else "out of order"
+            raise ExecutionError(f"indices[{r}] = {list(map(int, idx[r]))} is {what}. Many "
+                                 f"sparse ops require sorted indices.")
+    vals = np.broadcast_to(values, (len(idx),)) if values.ndim == 0 else values
+    out[tuple(idx.T)] = vals
+    return out
+
+
+@op("SparseReshape", outputs=("output_indices", "output_shape"),
+    description="gives a sparse tensor a new shape")
+def _sparse_reshape(ctx, inputs, attrs):
+    idx, shape, new_shape = inputs
+    dims = as_ints(shape)
+    new = as_ints(new_shape)
+    total = int(np.prod(dims)) if dims else 1
+    if new.count(-1) > 1:
+        raise ExecutionError("only one output dimension may be -1")
+    if -1 in new:
+        known = int(np.prod([d for d in new if d != -1]))
+        if known == 0 or total % known:
+            raise ExecutionError(f"Input to reshape is a SparseTensor with {total} dense "
+                                 f"values, but the requested shape requires a multiple of "
+                                 f"{known}")
+        new[new.index(-1)] = total // known
+    if int(np.prod(new)) != total:
+        raise ExecutionError(f"Input to reshape is a tensor with {total} dense values, but "
+                             f"the requested shape has {int(np.prod(new))}")
+    idx = np.asarray(idx, np.int64)
+    if idx.shape[0] == 0:
+        return np.zeros((0, len(new)), np.int64), np.asarray(new, np.int64)
+    flat = np.ravel_multi_index(idx.T, dims)
+    out = np.stack(np.unravel_index(flat, new), axis=1).astype(np.int64)
+    return out.reshape(-1, len(new)), np.asarray(new, np.int64)
+
+
+@op("SparseFillEmptyRows",
+    outputs=("output_indices", "output_values", "empty_row_indicator", "reverse_index_map"),
+    description="gives every empty row of a 2-D sparse tensor one default entry")
+def _sparse_fill_empty_rows(ctx, inputs, attrs):
+    idx, values, shape, default = inputs
+    idx = np.asarray(idx, np.int64).reshape(-1, max(1, len(as_ints(shape))))
+    rows = as_ints(shape)[0]
+    r = idx[:, 0]
+    if r.size and (r.min() < 0 or r.max() >= rows):
+        bad = int(np.argmax((r < 0) | (r >= rows)))
+        raise ExecutionError(f"indices({bad}, 0) is invalid: {int(r[bad])} >= {rows}")
+    counts = np.bincount(r, minlength=rows) if rows else np.zeros(0, np.int64)
+    empty = counts == 0
+    fill_rows = np.nonzero(empty)[0]
+    fill_idx = np.zeros((fill_rows.size, idx.shape[1]), np.int64)
+    fill_idx[:, 0] = fill_rows
+    all_idx = np.concatenate([idx, fill_idx])
+    all_vals = np.concatenate([values, np.full(fill_rows.size, np.asarray(default).reshape(()),
+                                               dtype=values.dtype)])
+    order = np.argsort(all_idx[:, 0], kind="stable")
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size)
+    return (all_idx[order], all_vals[order], empty,
+            position[:idx.shape[0]].astype(np.int64))
+
+
+def _sparse_segment(ctx, data, indices, seg, num, how):
+    idx = np.asarray(indices, np.int64)
+    seg = np.asarray(seg, np.int64)
+    if idx.shape != seg.shape:
+        raise ExecutionError("segment_ids and indices should have same size")
+    _check_indices(idx, data.shape[0])
+    if num is None:
+        num = int(seg[-1]) + 1 if seg.size else 0
+    if seg.size and (np.any(np.diff(seg) < 0) and how != "unsorted"):
+        raise ExecutionError("segment ids are not increasing")
+    if seg.size and (seg.min() < 0 or seg.max() >= num):
+        raise ExecutionError(f"segment ids must be in [0, {num})")
+    rows = widen(data[idx])
+    shape = (num,) + data.shape[1:]
+    check_alloc(ctx, shape, data.dtype)
+    out = np.zeros(shape, dtype=rows.dtype)
+    np.add.at(out, seg, rows)
+    count = np.bincount(seg, minlength=num).reshape((num,) + (1,) * (data.ndim - 1))
+    if how == "mean":
+        out = out / np.maximum(count, 1).astype(out.dtype)
+    elif how == "sqrtn":
+        out = out / np.sqrt(np.maximum(count, 1)).astype(out.dtype)
+    return out.astype(data.dtype)
+
+
+def _register_sparse_segment(how, word):
+    name = {"sum": "SparseSegmentSum", "mean": "SparseSegmentMean",
+            "sqrtn": "SparseSegmentSqrtN"}[how]
+    defaults = {"Tidx": 3, "Tsegmentids": 3, "sparse_gradient": False}
+
+    def k(ctx, inputs, attrs):
+        return _sparse_segment(ctx, inputs[0], inputs[1], inputs[2], None, how)
+    op(name, outputs=("output",), defaults=defaults,
+       description=f"{word} of the chosen rows that share a segment id")(k)
+
+    def k_num(ctx, inputs, attrs):
+        return _sparse_segment(ctx, inputs[0], inputs[1], inputs[2], int(inputs[3]), how)
+    op(name + "WithNumSegments", outputs=("output",),
+       defaults=dict(defaults, Tnumsegments=3),
+       description=f"{word} of the chosen rows that share a segment id")(k_num)
+
+
+_register_sparse_segment("sum", "the sum")
+_register_sparse_segment("mean", "the mean")
+_register_sparse_segment("sqrtn", "the sum divided by the square root of the count")
+
+
+@op("SparseTensorDenseMatMul", outputs=("product",),
+    defaults={"adjoint_a": False, "adjoint_b": False, "Tindices": 9},
+    description="matrix product of a sparse matrix and a dense one")
+def _sparse_dense_matmul(ctx, inputs, attrs):
+    idx, values, shape, b = inputs
+    dims = as_ints(shape)
+    a = np.zeros(dims, dtype=values.dtype)
+    np.add.at(a, tuple(np.asarray(idx, np.int64).T), values)
+    if attrs.get("adjoint_a"):
+        a = a.T
+    if attrs.get("adjoint_b"):
+        b = b.T
+    if a.shape[1] != b.shape[0]:
+        raise ExecutionError(f"Cannot multiply A and B because inner dimension does not match:"
+                             f" {a.shape[1]} vs. {b.shape[0]}")
+    return (widen(a) @ widen(b)).astype(values.dtype)
