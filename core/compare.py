@@ -934,7 +934,8 @@ def aggregate(variables: Iterable[VariableDiff], group: str | None = None,
     """
     out: dict[tuple[str, str], LayerSummary] = {}
     for v in variables:
-        if not v.common or (group is not None and v.group != group):
+        if not v.common or v.status in (SHAPE_CHANGED, FAILED) or \
+                (group is not None and v.group != group):
             continue
         layer = "/".join(v.name.split("/")[:depth]) if depth else v.layer
         s = out.setdefault((v.group, layer), LayerSummary(v.group, layer))

@@ -9,9 +9,11 @@ them) and a tree of ``Group`` objects: name scopes (``dense/MatMul`` lives in gr
 ``dense``, which is how Keras layers show up) and calls of library functions that were
 opened in place (a ``StatefulPartitionedCall`` whose body is drawn inside its box).
 
-Node and group ids are unique in a Graph. Inside an opened call they are prefixed with the
-call's id and ``::`` (``StatefulPartitionedCall_1::dense/MatMul``): ``:`` never occurs in
-TensorFlow node names, so a scope and a call can not be confused.
+Node and group ids are unique in a Graph, and never equal: a scope group's id ends with
+``/`` (``dense/``), a call group's with ``::`` (``StatefulPartitionedCall_1::``), and the
+nodes of an opened call's body are prefixed with the call group's id
+(``StatefulPartitionedCall_1::dense/MatMul``). ``:`` never occurs in TensorFlow node names,
+and no node name ends with ``/``, so nothing can be confused.
 
 Pure Python; shared by the graph view (gui/panels/graph.py) and usable by the engine.
 """
@@ -488,7 +490,7 @@ class _Builder:
     def scope_group(self, ns: _Namespace, scope: str) -> str:
         if not scope:
             return ns.group
-        gid = ns.prefix + scope
+        gid = ns.prefix + scope + "/"
         if gid in self.graph.groups:
             return gid
         parent_scope = scope.rpartition("/")[0]
@@ -498,23 +500,19 @@ class _Builder:
         return gid
 
     def add_call(self, ns: _Namespace, n, parent_group: str, fname: str, depth: int) -> None:
-        gid = ns.prefix + n.name
-        call_node = Node(gid, n.name, n.op, parent_group, n, ns.function)
+        gid = ns.prefix + n.name + CALL_SEP
+        call_node = Node(ns.prefix + n.name, n.name, n.op, parent_group, n, ns.function)
         call_node.output_specs = _output_specs(n)
-        if gid in self.graph.groups:  # a scope of the same name: the call takes it over
-            group = self.graph.groups[gid]
-            group.kind, group.call, group.function = "call", call_node, fname
-        else:
-            group = Group(gid, n.name, parent_group, "call", call=call_node, function=fname)
-            self.graph.groups[gid] = group
-            self.graph.groups[parent_group].groups.append(gid)
+        group = Group(gid, n.name, parent_group, "call", call=call_node, function=fname)
+        self.graph.groups[gid] = group
+        self.graph.groups[parent_group].groups.append(gid)
         fdef = self.functions[fname]
         data_inputs = [r for r in n.input if not r.startswith("^")]
         arg_refs = {}
         for i, arg in enumerate(fdef.signature.input_arg):
             if i < len(data_inputs):
                 arg_refs[arg.name] = data_inputs[i]
-        body = _Namespace(gid + CALL_SEP, gid, fdef, ns, arg_refs, fname)
+        body = _Namespace(gid, gid, fdef, ns, arg_refs, fname)
         ns.calls[n.name] = body
         self.add_body(body, fdef.node_def, depth + 1)
         for i, arg in enumerate(fdef.signature.input_arg):

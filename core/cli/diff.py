@@ -122,11 +122,13 @@ def _pct(x: float | None) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
     if math.isinf(x):
-        return "inf"
+        return "∞ (A=0)"
     if x == 0:
         return "0%"
     if x < 1e-4:
         return f"{x * 100:.1e}%"
+    if x >= 10:
+        return f"{x * 100:,.0f}%"
     return f"{x * 100:.3g}%"
 
 
@@ -178,7 +180,7 @@ def _note(v) -> str:
 def _variable_rows(variables, top) -> list[list[str]]:
     rows = []
     for v in variables[:top] if top else variables:
-        rows.append([v.name, _shape(v.shape_a), v.dtype_a or "-", _pct(v.rel_change),
+        rows.append([v.name, v.layer, _shape(v.shape_a), v.dtype_a or "-", _pct(v.rel_change),
                      _num(v.max_abs_diff), _num(v.cosine) if v.cosine is not None else "-",
                      _fraction(v), _note(v)])
     return rows
@@ -197,8 +199,8 @@ def _pair_text(result: Comparison, args) -> str:
         if not members:
             continue
         lines += ["", f"{_GROUP_TITLES[group]}, most changed first:"]
-        lines += _table(["NAME", "SHAPE", "DTYPE", "REL.CHANGE", "MAX|B-A|", "COSINE",
-                         "CHANGED", "NOTE"], _variable_rows(members, args.top), {3, 4, 5, 6})
+        lines += _table(["NAME", "LAYER", "SHAPE", "DTYPE", "REL.CHANGE", "MAX|B-A|", "COSINE",
+                         "CHANGED", "NOTE"], _variable_rows(members, args.top), {4, 5, 6, 7})
         if args.top and len(members) > args.top:
             lines.append(f"  ... {len(members) - args.top} more")
     for status, title in ((ONLY_A, "Only in A"), (ONLY_B, "Only in B")):
@@ -240,7 +242,7 @@ def _spark(values: list[float | None]) -> str:
         if v is None:
             out.append(" ")
         elif not math.isfinite(v):
-            out.append("!")
+            out.append("↑")
         elif top <= 0:
             out.append(_SPARK[0])
         else:

@@ -5,6 +5,11 @@
 Without --tag_set every MetaGraph is scanned, in file order. The default denylist is
 saved_model_cli's: WriteFile, ReadFile, PrintV2 (an empty --op_denylist also means the
 default, as there). Sets are printed sorted; TensorFlow prints them in hash order.
+
+``--unsupported_ops`` (ours) also lists every op Tensorloupe's engine cannot run, with the
+node and the function it sits in, so a user learns before ``run`` what is missing. It is
+opt-in so the default output stays byte-identical to saved_model_cli's; it exits 1 when
+anything is unsupported, for scripts.
 """
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ def add_arguments(parser):
                         help="comma-separated tags of the MetaGraphDef to scan (default: all)")
     parser.add_argument("--op_denylist", default=None,
                         help="comma-separated ops to report (default: WriteFile,ReadFile,PrintV2)")
+    parser.add_argument("--unsupported_ops", action="store_true",
+                        help="also list ops that tensorloupe run cannot execute (exit 1 if any)")
 
 
 def parse_denylist(text: str | None) -> frozenset:
@@ -52,7 +59,32 @@ def main(args) -> int:
     else:
         graphs = sm.meta_graphs
     out = []
+    missing_any = False
     for mg in graphs:
         out.append(scan_meta_graph(mg, denylist)[1] + "\n")
+        if args.unsupported_ops:
+            missing, lines = unsupported_lines(mg)
+            missing_any = missing_any or missing
+            out.extend(lines)
     sys.stdout.write("".join(out))
-    return 0
+    return 1 if missing_any else 0
+
+
+def unsupported_lines(mg) -> tuple[bool, list[str]]:
+    """Whether ``mg`` uses ops the engine has no kernel for, and lines naming each and where."""
+    from ..engine import unsupported_ops
+
+    missing = unsupported_ops(mg)
+    tags = repr(list(mg.tags))
+    if not missing:
+        return False, [f"MetaGraph with tag set {tags}: every op can be run by tensorloupe\n"]
+    by_op: dict[str, list[str]] = {}
+    for item in missing:
+        where = f"{item.node} in {item.function}" if item.function else item.node
+        by_op.setdefault(item.op, []).append(where)
+    lines = [f"MetaGraph with tag set {tags} uses {len(by_op)} op(s) tensorloupe cannot run:\n"]
+    for op in sorted(by_op):
+        places = by_op[op]
+        shown = ", ".join(places[:3]) + (f" and {len(places) - 3} more" if len(places) > 3 else "")
+        lines.append(f"  {op}: {shown}\n")
+    return True, lines

@@ -42,7 +42,7 @@ def item_size(item_id: str, graph) -> tuple[float, float]:
     node = graph.nodes.get(item_id)
     if node is not None:
         return GI.node_size(node)
-    return (GI.GROUP_W, GI.GROUP_H)
+    return GI.group_size(graph.groups[item_id])
 
 
 class GraphView(QGraphicsView):
@@ -361,7 +361,7 @@ class GraphPanel(QWidget):
         scale = min(1.0, (vp.width() - 20) / rect.width(), 1e9)
         if rect.height() * scale < vp.height():
             scale = min(1.0, (vp.width() - 20) / rect.width(), (vp.height() - 20) / rect.height())
-        scale = max(scale, 0.35)
+        scale = max(scale, 0.6)  # below this the labels are unreadable: pan instead
         self.view.resetTransform()
         self.view.scale(scale, scale)
         self.view.centerOn(rect.center().x(), rect.top() + vp.height() / (2 * scale))
@@ -388,11 +388,8 @@ class GraphPanel(QWidget):
 
     def close_group(self, group_id: str) -> None:
         anchor = self._anchor(group_id)
-        prefix = group_id + "/"
-        inner = group_id + G.CALL_SEP
-        self.open_groups = {g for g in self.open_groups
-                            if g != group_id and not g.startswith(prefix)
-                            and not g.startswith(inner)}
+        # ids of groups inside a group start with its id (see core.graph)
+        self.open_groups = {g for g in self.open_groups if not g.startswith(group_id)}
         self.rebuild()
         self._restore_anchor(group_id, anchor)
 
@@ -829,8 +826,8 @@ def show_graph(path, select: str | None = None, screenshot: str | None = None,
     app.processEvents()
     panel.set_graph(graph)
     for gid in open_groups:
-        match = [x for x in graph.groups if x == gid or x.endswith("::" + gid)
-                 or x.endswith("/" + gid)]
+        match = [x for x in graph.groups if x.rstrip(":/") == gid
+                 or x.rstrip(":/").endswith(("::" + gid, "/" + gid))]
         if match:
             panel.open_groups.add(match[0])
     if open_groups:

@@ -32,7 +32,7 @@ CALL_FILL = "#f7f2e8"
 CALL_BORDER = "#a5895a"
 HIGHLIGHT = QColor("#ff3d00")
 SELECT = QColor("#1565c0")
-LOD_TEXT = 0.45          # below this scale, boxes are drawn without text
+LOD_TEXT = 0.4          # below this scale, boxes are drawn without text
 NODE_W = 168.0
 NODE_H = 44.0
 SMALL_H = 30.0
@@ -78,6 +78,18 @@ def node_size(node) -> tuple[float, float]:
     if is_small(node):
         return (NODE_W * 0.8, SMALL_H)
     return (NODE_W, NODE_H)
+
+
+def group_title(group) -> str:
+    if group.kind == "call":
+        return f"{group.name} → {group.function}"
+    return group.name
+
+
+def group_size(group) -> tuple[float, float]:
+    """Wide enough for the group's name (up to a limit), so layer names stay readable."""
+    text = _FMB.horizontalAdvance("▸ " + group_title(group)) + 30
+    return (max(GROUP_W * 0.8, min(text, GROUP_W * 1.6)), GROUP_H)
 
 
 def node_lines(node, graph) -> tuple[str, str]:
@@ -186,10 +198,7 @@ class GroupItem(QGraphicsItem):
         self.fill_override: QColor | None = None
         self.setFlag(QGraphicsItem.ItemIsSelectable, True)
         self.setZValue(0 if is_open else 2)
-        if group.kind == "call":
-            self.title = f"{group.name} → {group.function}"
-        else:
-            self.title = group.name
+        self.title = group_title(group)
         params = f" · {count_text(group.param_count)} params" if group.param_count else ""
         self.counts = f"{count_text(group.op_count)} ops{params}"
         hint = "close" if is_open else "open"
@@ -344,9 +353,10 @@ def legend_html() -> str:
     rows = []
     for fam in FAMILIES:
         fill, border = FAMILY_COLORS[fam]
-        rows.append(f'<span style="background:{fill}; border:1px solid {border}; color:{fill}">'
-                    f'&nbsp;&nbsp;&nbsp;</span>&nbsp;{FAMILY_LABELS[fam]}')
-    return "<br>".join(rows)
+        rows.append(f'<tr><td width=18 bgcolor="{border}">'
+                    f'<table width=14 cellspacing=0 cellpadding=0><tr><td bgcolor="{fill}">'
+                    f'&nbsp;</td></tr></table></td><td>&nbsp;{FAMILY_LABELS[fam]}</td></tr>')
+    return f"<table cellspacing=1 cellpadding=1>{''.join(rows)}</table>"
 
 
 def heat_color(fraction: float) -> QColor:

@@ -80,3 +80,23 @@ def test_unknown_tag_set_is_one_line_error(capsys):
     code, out, err = run(["scan", "--dir", str(MODELS / "half_plus_two"), "--tag_set", "x"],
                          capsys)
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_unsupported_ops_lists_ops_the_engine_lacks(fixtures_dir, capsys):
+    """show_tf1_composite (written by TensorFlow) sums a SparseTensor: SparseReduceSum has no
+    kernel yet, so --unsupported_ops names it and exits 1; keras_mlp runs fully and exits 0."""
+    from core.cli.main import main as cli_main
+    from core.engine.registry import lookup
+
+    models = fixtures_dir / "saved_models"
+    assert lookup("SparseReduceSum") is None  # if a kernel lands, pick another missing op
+    rc = cli_main(["scan", "--dir", str(models / "show_tf1_composite"), "--unsupported_ops"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "uses 1 op(s) tensorloupe cannot run:" in out
+    assert "  SparseReduceSum: " in out
+
+    rc = cli_main(["scan", "--dir", str(models / "keras_mlp"), "--unsupported_ops"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert out.endswith("MetaGraph with tag set ['serve']: every op can be run by tensorloupe\n")

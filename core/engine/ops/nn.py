@@ -521,3 +521,73 @@ def _in_top_k_v1(ctx, inputs, attrs):
 
 
 _ = is_int
+
+
+# ------------------------------------------------------------------------ image resize
+
+
+def _resize_source(out_size, in_size, align, half):
+    """Source coordinates (float32, like TensorFlow) of each output row or column."""
+    if align and out_size > 1:
+        scale = np.float32((in_size - 1) / (out_size - 1))
+    else:
+        scale = np.float32(in_size / out_size) if out_size else np.float32(0)
+    pos = np.arange(out_size, dtype=np.float32)
+    return pos, scale
+
+
+def _bilinear_axis(out_size, in_size, align, half):
+    pos, scale = _resize_source(out_size, in_size, align, half)
+    src = (pos + np.float32(0.5)) * scale - np.float32(0.5) if half else pos * scale
+    lo_f = np.floor(src)
+    lo = np.maximum(lo_f.astype(np.int64), 0)
+    hi = np.minimum(np.ceil(src).astype(np.int64), in_size - 1)
+    return lo, hi, (src - lo_f).astype(np.float32)
+
+
+def _nearest_axis(out_size, in_size, align, half):
+    pos, scale = _resize_source(out_size, in_size, align, half)
+    src = (pos + np.float32(0.5)) * scale if half else pos * scale
+    # align_corners rounds half away from zero (C's roundf); otherwise floor.
+    idx = np.floor(src + np.float32(0.5)) if align else np.floor(src)
+    idx = np.minimum(idx.astype(np.int64), in_size - 1)
+    return np.maximum(idx, 0) if half else idx
+
+
+def _resize_args(ctx, inputs, attrs):
+    images, size = inputs
+    if images.ndim != 4:
+        raise ExecutionError(f"input must be 4-dimensional{shape_text(images.shape)}")
+    oh, ow = as_ints(size)
+    if oh <= 0 or ow <= 0:
+        raise ExecutionError(f"output dimensions must be positive, got {oh}x{ow}")
+    align = bool(attrs.get("align_corners", False))
+    half = bool(attrs.get("half_pixel_centers", False))
+    if align and half:
+        raise ExecutionError("If half_pixel_centers is True, align_corners must be False.")
+    return images, oh, ow, align, half
+
+
+@op("ResizeBilinear", outputs=("resized_images",),
+    defaults={"align_corners": False, "half_pixel_centers": False},
+    description="resizes images, blending the four nearest pixels")
+def _resize_bilinear(ctx, inputs, attrs):
+    images, oh, ow, align, half = _resize_args(ctx, inputs, attrs)
+    x = images.astype(F32)
+    y0, y1, fy = _bilinear_axis(oh, images.shape[1], align, half)
+    x0, x1, fx = _bilinear_axis(ow, images.shape[2], align, half)
+    top, bottom = x[:, y0], x[:, y1]
+    fx = fx[None, None, :, None]
+    t = top[:, :, x0] + (top[:, :, x1] - top[:, :, x0]) * fx
+    b = bottom[:, :, x0] + (bottom[:, :, x1] - bottom[:, :, x0]) * fx
+    return t + (b - t) * fy[None, :, None, None]
+
+
+@op("ResizeNearestNeighbor", outputs=("resized_images",),
+    defaults={"align_corners": False, "half_pixel_centers": False},
+    description="resizes images by copying the nearest pixel")
+def _resize_nearest(ctx, inputs, attrs):
+    images, oh, ow, align, half = _resize_args(ctx, inputs, attrs)
+    yi = _nearest_axis(oh, images.shape[1], align, half)
+    xi = _nearest_axis(ow, images.shape[2], align, half)
+    return images[:, yi][:, :, xi]
