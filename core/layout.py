@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 GAP_X = 24.0
 GAP_Y = 36.0
 DUMMY_W = 12.0
+LOOP_BACK_OPS = frozenset({"NextIteration", "RefNextIteration"})
 
 
 @dataclass
@@ -76,7 +77,7 @@ def _remove_cycles(items, succ) -> set:
     return back
 
 
-def _structure(items: list, edges: list, sweeps: int = 4) -> _Structure:
+def _structure(items: list, edges: list, sweeps: int = 4, back_hint=()) -> _Structure:
     index = {v: i for i, v in enumerate(items)}
     pairs = []
     seen = set()
@@ -85,10 +86,16 @@ def _structure(items: list, edges: list, sweeps: int = 4) -> _Structure:
             continue
         seen.add((a, b))
         pairs.append((a, b))
+    hinted = set(p for p in pairs if p in set(back_hint))
     succ = {v: [] for v in items}
+    has_in = set()
     for a, b in pairs:
-        succ[a].append(b)
-    back = _remove_cycles(items, succ)
+        if (a, b) not in hinted:
+            succ[a].append(b)
+            has_in.add(b)
+    # search from the sources first, so the edges found closing loops are the late ones
+    starts = [v for v in items if v not in has_in] + [v for v in items if v in has_in]
+    back = _remove_cycles(starts, succ) | hinted
     dag = [(b, a) if (a, b) in back else (a, b) for a, b in pairs]
     dag = list(dict.fromkeys(p for p in dag if p[0] != p[1]))
     out = {v: [] for v in items}
@@ -242,10 +249,15 @@ def _coordinates(st: _Structure, widths: dict, heights: dict, gap_x: float, gap_
         desired, weights = [], []
         for v in row:
             total, wsum = 0.0, 0.0
+            dummy = isinstance(v, tuple)
             for nbrs in nbrs_list:
-                for u in nbrs[v]:
-                    w = 8.0 if isinstance(u, tuple) and isinstance(v, tuple) else (
-                        2.0 if isinstance(u, tuple) or isinstance(v, tuple) else 1.0)
+                ns = nbrs[v]
+                if not dummy:  # an op follows the ops next to it, not long edges passing by
+                    real = [u for u in ns if not isinstance(u, tuple)]
+                    ns = real or ns
+                for u in ns:
+                    w = 50.0 if dummy and isinstance(u, tuple) else (
+                        0.5 if dummy or isinstance(u, tuple) else 1.0)
                     total += w * x[u]
                     wsum += w
             if wsum:
@@ -270,23 +282,26 @@ def _coordinates(st: _Structure, widths: dict, heights: dict, gap_x: float, gap_
     for row in st.layers:
         for i, v in enumerate(row):
             slot[v] = (row, i)
-    for chain in st.chains.values():
+    def fits(chain, target):
+        for d in chain:
+            row, i = slot[d]
+            if i > 0 and target - x[row[i - 1]] < \
+                    (width(row[i - 1]) + DUMMY_W) / 2 + gap_x - 1e-6:
+                return False
+            if i + 1 < len(row) and x[row[i + 1]] - target < \
+                    (width(row[i + 1]) + DUMMY_W) / 2 + gap_x - 1e-6:
+                return False
+        return True
+
+    for chain in sorted(st.chains.values(), key=len, reverse=True):
         if len(chain) < 2:
             continue
         xs = sorted(x[d] for d in chain)
-        target = xs[len(xs) // 2]
-        ok = True
-        for d in chain:
-            row, i = slot[d]
-            if i > 0 and target - x[row[i - 1]] < (width(row[i - 1]) + DUMMY_W) / 2 + gap_x - 1e-6:
-                ok = False
+        for target in [xs[len(xs) // 2]] + xs:
+            if fits(chain, target):
+                for d in chain:
+                    x[d] = target
                 break
-            if i + 1 < len(row) and x[row[i + 1]] - target < (width(row[i + 1]) + DUMMY_W) / 2 + gap_x - 1e-6:
-                ok = False
-                break
-        if ok:
-            for d in chain:
-                x[d] = target
     # vertical
     y = {}
     top = 0.0
@@ -305,11 +320,14 @@ def _coordinates(st: _Structure, widths: dict, heights: dict, gap_x: float, gap_
 
 
 def layered(items: list, sizes: dict, edges: list, *, gap_x: float = GAP_X,
-            gap_y: float = GAP_Y, structure: _Structure | None = None) -> LevelLayout:
+            gap_y: float = GAP_Y, structure: _Structure | None = None,
+            back_hint=()) -> LevelLayout:
     """Lay out one flat graph. ``sizes``: item -> (width, height); ``edges``: (a, b)
-    pairs (duplicates and self loops are ignored). Positions are box centres, the
+    pairs (duplicates and self loops are ignored); ``back_hint``: edges known to close a
+    loop (TF1 NextIteration -> Merge), reversed first. Positions are box centres, the
     top-left corner of the drawing is (0, 0)."""
-    st = structure if structure is not None else _structure(list(items), list(edges))
+    st = structure if structure is not None else _structure(list(items), list(edges),
+                                                            back_hint=back_hint)
     widths = {v: sizes[v][0] for v in items}
     heights = {v: sizes[v][1] for v in items}
     x, y, width, height = _coordinates(st, widths, heights, gap_x, gap_y)
@@ -372,8 +390,12 @@ class NestedLayout:
         for gid, a, b, e in graph.level_edges():
             per = self._level_edges.setdefault(gid, {})
             per.setdefault((a, b), []).append(e)
+        self._back_hints: dict = {}
         for gid, per in self._level_edges.items():
             self._level_pairs[gid] = list(per.keys())
+            self._back_hints[gid] = {pair for pair, edges in per.items()
+                                     if any(graph.nodes[e.src].op in LOOP_BACK_OPS
+                                            for e in edges)}
         self._sizes: dict = {}
 
     def _size(self, item):
@@ -386,7 +408,8 @@ class NestedLayout:
         st = self._structures.get(gid)
         if st is None:
             items = self.graph.groups[gid].children
-            st = self._structures[gid] = _structure(items, self._level_pairs.get(gid, []))
+            st = self._structures[gid] = _structure(items, self._level_pairs.get(gid, []),
+                                                    back_hint=self._back_hints.get(gid, ()))
         return st
 
     def layout(self, open_groups) -> Layout:

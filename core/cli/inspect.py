@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 
 USAGE = ("Usage: tensorloupe inspect --file_name=checkpoint_file_name "
          "[--tensor_name=tensor_to_print] [--all_tensors] [--all_tensor_names] "

@@ -364,7 +364,9 @@ class GraphPanel(QWidget):
         scale = max(scale, 0.6)  # below this the labels are unreadable: pan instead
         self.view.resetTransform()
         self.view.scale(scale, scale)
-        self.view.centerOn(rect.center().x(), rect.top() + vp.height() / (2 * scale))
+        half_w = vp.width() / (2 * scale)
+        cx = rect.center().x() if rect.width() * scale <= vp.width() else rect.left() + half_w
+        self.view.centerOn(cx, rect.top() + vp.height() / (2 * scale))
         self.view.zoomed.emit()
 
     def fit(self) -> None:
@@ -847,5 +849,8 @@ def show_graph(path, select: str | None = None, screenshot: str | None = None,
             raise TensorloupeError(f"could not write {out}")
         print(out)
         panel.close()
+        panel.scene.blockSignals(True)
+        panel.deleteLater()
+        app.processEvents()
         return 0
     return app.exec()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QPainterPath, QPen,
                            QPolygonF)
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyle
@@ -270,7 +270,9 @@ class GroupItem(QGraphicsItem):
 
     def mouseDoubleClickEvent(self, event):
         if not self.is_open or event.pos().y() <= self.HEADER:
-            self.on_toggle(self.group.id)
+            # toggling rebuilds the scene, deleting this item: do it after the event
+            gid, toggle = self.group.id, self.on_toggle
+            QTimer.singleShot(0, lambda: toggle(gid))
             event.accept()
             return
         super().mouseDoubleClickEvent(event)

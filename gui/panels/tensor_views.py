@@ -21,7 +21,7 @@ from core.stats import numeric_view, peak_downsample
 
 from .tensor_table import TensorTableModel, format_value
 
-pg.setConfigOptions(background="w", foreground="k", imageAxisOrder="row-major", antialias=True)
+pg.setConfigOptions(background="w", foreground="k", imageAxisOrder="row-major", antialias=False)
 
 
 def plain_axes(plot_item) -> None:
@@ -240,7 +240,7 @@ class PlotView(TensorView):
         self.plot.setLabel("bottom", "index")
         self.plot.setLabel("left", "value")
         plain_axes(self.plot)
-        self.curve = self.plot.plot(pen=pg.mkPen((31, 119, 180), width=1.5), connect="finite")
+        self.curve = self.plot.plot(pen=pg.mkPen((31, 119, 180), width=1), connect="finite")
         return w
 
     def prepare(self, data, complex_part):

@@ -4,7 +4,6 @@ tf.train.load_checkpoint in build_checkpoints.py)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 

@@ -56,7 +56,7 @@ def _ensure_shape(ctx, inputs, attrs):
     return x
 
 
-@op("CheckNumerics", outputs=("output",),
+@op("CheckNumerics", "CheckNumericsV2", outputs=("output",),
     description="passes a tensor through, stopping the run if it holds NaN or Inf")
 def _check_numerics(ctx, inputs, attrs):
     x = inputs[0]
@@ -256,7 +256,9 @@ def _split(ctx, inputs, attrs):
         raise ExecutionError(f"Number of ways to split should evenly divide the split "
                              f"dimension, but got split_dim {axis} (size = {x.shape[axis]}) "
                              f"and num_split {n}")
-    return np.split(x, n, axis=axis)
+    size = x.shape[axis] // n
+    lead = (slice(None),) * axis
+    return [x[lead + (slice(i * size, (i + 1) * size),)] for i in range(n)]
 
 
 @op("SplitV", outputs=("output:num_split",), defaults={"Tlen": 9},
@@ -949,10 +951,11 @@ def _matrix_diag_v3(ctx, inputs, attrs):
     k = _single_k(k)
     length = d.shape[-1]
     m, n = int(rows), int(cols)
-    if m <= 0:
-        m = length + max(-k, 0) if n <= 0 else n - k
-        m = max(m, length + max(-k, 0))
-    if n <= 0:
+    if m <= 0 and n <= 0:
+        m = n = length + abs(k)
+    elif m <= 0:
+        m = length + max(-k, 0)
+    elif n <= 0:
         n = length + max(k, 0)
     check_alloc(ctx, d.shape[:-1] + (m, n), d.dtype)
     out = np.full(d.shape[:-1] + (m, n), np.asarray(pad).reshape(()), dtype=d.dtype)
@@ -1131,3 +1134,121 @@ def _sparse_dense_matmul(ctx, inputs, attrs):
         raise ExecutionError(f"Cannot multiply A and B because inner dimension does not match:"
                              f" {a.shape[1]} vs. {b.shape[0]}")
     return (widen(a) @ widen(b)).astype(values.dtype)
+
+
+# ---------------------------------------------------------------- ragged and counting
+
+
+def _ragged_coords(types, partitions, n_values):
+    """Index of every value in the dense output: (n_values, ragged_rank + 1), and the
+    number of rows of the outermost dimension."""
+    types = [t.decode() if isinstance(t, bytes) else t for t in types]
+    parts = list(partitions)
+    coords = None
+    if types and types[0] == "FIRST_DIM_SIZE":
+        nrows = int(parts.pop(0))
+        types = types[1:]
+    else:
+        nrows = None
+    for kind, part in zip(types, parts):
+        part = np.asarray(part, np.int64).reshape(-1)
+        if kind == "ROW_SPLITS":
+            if part.size == 0 or part[0] != 0 or np.any(np.diff(part) < 0):
+                raise ExecutionError("row_splits must start at 0 and never decrease")
+            parent = np.repeat(np.arange(part.size - 1), np.diff(part))
+            pos = np.arange(part[-1]) - part[parent]
+            rows = part.size - 1
+        elif kind == "VALUE_ROWIDS":
+            if np.any(np.diff(part) < 0) or (part.size and part[0] < 0):
+                raise ExecutionError("value_rowids must be sorted and non-negative")
+            parent = part
+            pos = np.arange(part.size) - np.searchsorted(part, part, side="left")
+            rows = nrows if coords is None and nrows is not None else (
+                int(part[-1]) + 1 if part.size else 0)
+        else:
+            raise UnsupportedError(f"ragged partition type {kind} is not supported")
+        if coords is None:
+            nrows = rows if nrows is None else nrows
+            coords = np.stack([parent, pos], axis=1)
+        else:
+            coords = np.concatenate([coords[parent], pos[:, None]], axis=1)
+    if coords is None:
+        raise ExecutionError("RaggedTensorToTensor needs at least one row partition")
+    if coords.shape[0] != n_values:
+        raise ExecutionError(f"the row partitions describe {coords.shape[0]} values, but "
+                             f"there are {n_values}")
+    return coords, nrows
+
+
+@op("RaggedTensorToTensor", outputs=("result",), defaults={"Tindex": 9, "Tshape": 9},
+    description="pads the rows of a ragged tensor (rows of different lengths) to a "
+                "rectangular tensor")
+def _ragged_to_tensor(ctx, inputs, attrs):
+    shape_arg, values, default = inputs[0], inputs[1], inputs[2]
+    coords, nrows = _ragged_coords(attrs["row_partition_types"], inputs[3:], values.shape[0])
+    depth = coords.shape[1]
+    inner = values.shape[1:]
+    natural = [nrows] + [int(coords[:, k].max()) + 1 if coords.size else 0
+                         for k in range(1, depth)] + list(inner)
+    wanted = as_ints(shape_arg) if np.asarray(shape_arg).ndim else []
+    dims = [w if w >= 0 else n for w, n in zip(wanted, natural)] if wanted else natural
+    check_alloc(ctx, dims, values.dtype)
+    out = np.empty(dims, dtype=values.dtype)
+    out[...] = default                   # broadcast against the output's trailing axes
+    limits = np.asarray(dims[:depth])
+    keep = np.all(coords < limits, axis=1)
+    out[tuple(coords[keep].T)] = values[keep][(slice(None),) + tuple(
+        slice(0, d) for d in dims[depth:])]
+    return out
+
+
+@op("DenseBincount", outputs=("output",), defaults={"binary_output": False},
+    description="counts how often each whole number appears (optionally weighted)")
+def _dense_bincount(ctx, inputs, attrs):
+    x, size, weights = inputs
+    size = int(size)
+    if size < 0:
+        raise ExecutionError(f"size ({size}) must be non-negative")
+    if x.size and x.min() < 0:
+        raise ExecutionError("Input arr must be non-negative!")
+    dt = weights.dtype
+    binary = bool(attrs.get("binary_output", False))
+    rows = x.reshape(1, -1) if x.ndim == 1 else x
+    w = None if weights.size == 0 else (weights.reshape(1, -1) if x.ndim == 1 else weights)
+    check_alloc(ctx, (rows.shape[0], size), dt)
+    out = np.zeros((rows.shape[0], size), dtype=widen(np.zeros(0, dt)).dtype)
+    keep = rows < size
+    r = np.broadcast_to(np.arange(rows.shape[0])[:, None], rows.shape)[keep]
+    if binary:
+        out[r, rows[keep]] = 1
+    elif w is None:
+        np.add.at(out, (r, rows[keep]), 1)
+    else:
+        np.add.at(out, (r, rows[keep]), widen(w)[keep])
+    out = out.astype(dt)
+    return out[0] if x.ndim == 1 else out
+
+
+@op("Bincount", outputs=("bins",),
+    description="counts how often each whole number appears (optionally weighted)")
+def _bincount(ctx, inputs, attrs):
+    x, size, weights = inputs
+    return _dense_bincount(ctx, [x.reshape(-1), size, weights.reshape(-1)],
+                           {"binary_output": False})
+
+
+@op("LinSpace", outputs=("output",), defaults={"Tidx": 3},
+    description="num evenly spaced numbers from start to stop, both included")
+def _linspace(ctx, inputs, attrs):
+    start, stop, num = inputs
+    n = int(num)
+    if n <= 0:
+        raise ExecutionError(f"Requires num > 0: {n}")
+    check_alloc(ctx, [n], start.dtype)
+    w0, w1 = widen(start).reshape(()), widen(stop).reshape(())
+    if n == 1:
+        return np.asarray([w0]).astype(start.dtype)
+    step = (w1 - w0) / (n - 1)
+    out = w0 + np.arange(n, dtype=w0.dtype) * step
+    out[-1] = w1
+    return out.astype(start.dtype)

@@ -20,6 +20,7 @@ from ..registry import kernel, np_dtype
 
 F32 = np.dtype(np.float32)
 LOW_FLOATS = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
+_LOW_TYPES = frozenset(d.type for d in LOW_FLOATS)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -55,7 +56,7 @@ def as_array(x):
 
 def widen(x: np.ndarray) -> np.ndarray:
     """float16/bfloat16 -> float32 for computing; other dtypes unchanged."""
-    return x.astype(F32) if x.dtype in LOW_FLOATS else x
+    return x.astype(F32) if x.dtype.type in _LOW_TYPES else x
 
 
 def shape_text(shape) -> str:
@@ -71,7 +72,7 @@ def broadcast_shape(*arrays) -> tuple[int, ...]:
 
 
 def as_ints(x) -> list[int]:
-    return [int(v) for v in np.asarray(x).reshape(-1)]
+    return [int(v) for v in np.asarray(x).ravel().tolist()]
 
 
 def norm_axis(axis: int, rank: int, what: str = "axis") -> int:
@@ -198,8 +199,11 @@ _unary("Tanh", np.tanh, "squashes every value into (-1, 1) with the hyperbolic t
 
 
 def _sigmoid(x):
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    # 1 / (1 + e^-x); e^-x overflowing to inf correctly gives 0.
+    r = np.negative(x, dtype=x.dtype)
+    np.exp(r, out=r)
+    r += 1
+    return np.reciprocal(r, out=r)
 
 
 _unary("Sigmoid", _sigmoid, "squashes every value into (0, 1) with 1 / (1 + e^-x)",
@@ -294,7 +298,8 @@ def _binary(names, fn, description, out_bool=False, inputs=("x", "y"), output="z
             defaults=None):
     def k(ctx, args, attrs):
         x, y = args[0], args[1]
-        broadcast_shape(x, y)
+        if x.shape != y.shape:
+            broadcast_shape(x, y)
         if x.dtype != y.dtype and not out_bool:
             y = y.astype(x.dtype)
         r = fn(widen(x), widen(y))
@@ -585,6 +590,24 @@ def _cumulative(name, fn, description):
 
 
 _cumulative("Cumsum", np.cumsum, "running total along an axis")
+
+
+@op("CumulativeLogsumexp", outputs=("out",),
+    defaults={"exclusive": False, "reverse": False, "Tidx": 3},
+    description="running log(sum(exp(x))) along an axis, computed stably")
+def _cumulative_logsumexp(ctx, inputs, attrs):
+    x, axis = inputs
+    axis = norm_axis(int(axis), x.ndim)
+    w = widen(x)
+    if attrs.get("reverse"):
+        w = np.flip(w, axis)
+    r = np.logaddexp.accumulate(w, axis=axis)
+    if attrs.get("exclusive") and r.shape[axis]:
+        pad = np.full_like(np.take(r, [0], axis=axis), -np.inf)
+        r = np.concatenate([pad, np.take(r, np.arange(r.shape[axis] - 1), axis=axis)], axis)
+    if attrs.get("reverse"):
+        r = np.flip(r, axis)
+    return np.ascontiguousarray(r).astype(x.dtype, copy=False)
 _cumulative("Cumprod", np.cumprod, "running product along an axis")
 
 

@@ -489,13 +489,6 @@ def _top_k_v2(ctx, inputs, attrs):
     return v, i.astype(np_dtype(attrs.get("index_type", 3)))
 
 
-@op("TopK", outputs=("values", "indices"), defaults={"sorted": True},
-    description="the k largest values along the last axis, and their positions")
-def _top_k_v1(ctx, inputs, attrs):
-    v, i = _top_k(inputs[0], int(attrs["k"]))
-    return v, i.astype(np.int32)
-
-
 def _in_top_k(pred, targets, k):
     p = widen(pred)
     t = targets.astype(np.int64)
@@ -513,7 +506,7 @@ def _in_top_k_v2(ctx, inputs, attrs):
     return _in_top_k(pred, targets, int(k))
 
 
-@op("InTopK", outputs=("precision",),
+@op("InTopK", outputs=("precision",), defaults={"T": 3},
     description="true where the target class is among the k highest predictions")
 def _in_top_k_v1(ctx, inputs, attrs):
     pred, targets = inputs

@@ -436,3 +436,234 @@ def _static_regex_replace(ctx, inputs, attrs):
 
 
 _ = as_ints
+
+
+# ------------------------------------------------------------- fingerprint hashing
+# TensorFlow buckets strings with farmhash's Fingerprint64 (the "na" variant of
+# Hash64). Reimplemented from the published algorithm with 64-bit wrap-around.
+
+_M64 = (1 << 64) - 1
+_K0, _K1, _K2 = 0xC3A5C85C97CB3127, 0xB492B66FBE98F273, 0x9AE16A3B2F90404F
+
+
+def _rot(v: int, s: int) -> int:
+    return ((v >> s) | (v << (64 - s))) & _M64 if s else v
+
+
+def _u64(b: bytes, i: int) -> int:
+    return int.from_bytes(b[i:i + 8], "little")
+
+
+def _u32(b: bytes, i: int) -> int:
+    return int.from_bytes(b[i:i + 4], "little")
+
+
+def _mix(v: int) -> int:
+    return v ^ (v >> 47)
+
+
+def _pair_hash(u: int, v: int, mul: int) -> int:
+    a = _mix(((u ^ v) * mul) & _M64)
+    b = _mix(((v ^ a) * mul) & _M64)
+    return (b * mul) & _M64
+
+
+def _short(b: bytes) -> int:
+    n = len(b)
+    if n >= 8:
+        mul = _K2 + n * 2
+        a = (_u64(b, 0) + _K2) & _M64
+        c = _u64(b, n - 8)
+        return _pair_hash((_rot(c, 37) * mul + a) & _M64, ((_rot(a, 25) + c) * mul) & _M64, mul)
+    if n >= 4:
+        mul = _K2 + n * 2
+        return _pair_hash((n + (_u32(b, 0) << 3)) & _M64, _u32(b, n - 4), mul)
+    if n:
+        y = b[0] + (b[n >> 1] << 8)
+        z = n + (b[n - 1] << 2)
+        return (_mix(((y * _K2) ^ (z * _K0)) & _M64) * _K2) & _M64
+    return _K2
+
+
+def _medium(b: bytes) -> int:
+    n = len(b)
+    mul = _K2 + n * 2
+    a = (_u64(b, 0) * _K1) & _M64
+    c = _u64(b, 8)
+    d = (_u64(b, n - 8) * mul) & _M64
+    e = (_u64(b, n - 16) * _K2) & _M64
+    return _pair_hash((_rot((a + c) & _M64, 43) + _rot(d, 30) + e) & _M64,
+                      (a + _rot((c + _K2) & _M64, 18) + d) & _M64, mul)
+
+
+def _long33(b: bytes) -> int:
+    n = len(b)
+    mul = _K2 + n * 2
+    a = (_u64(b, 0) * _K2) & _M64
+    c = _u64(b, 8)
+    d = (_u64(b, n - 8) * mul) & _M64
+    e = (_u64(b, n - 16) * _K2) & _M64
+    y = (_rot((a + c) & _M64, 43) + _rot(d, 30) + e) & _M64
+    z = _pair_hash(y, (a + _rot((c + _K2) & _M64, 18) + d) & _M64, mul)
+    f = (_u64(b, 16) * mul) & _M64
+    g = _u64(b, 24)
+    h = ((y + _u64(b, n - 32)) * mul) & _M64
+    i = ((z + _u64(b, n - 24)) * mul) & _M64
+    return _pair_hash((_rot((f + g) & _M64, 43) + _rot(h, 30) + i) & _M64,
+                      (f + _rot((g + a) & _M64, 18) + h) & _M64, mul)
+
+
+def _weak32(b: bytes, i: int, a: int, c: int) -> tuple[int, int]:
+    w, x, y, z = _u64(b, i), _u64(b, i + 8), _u64(b, i + 16), _u64(b, i + 24)
+    a = (a + w) & _M64
+    c = _rot((c + a + z) & _M64, 21)
+    keep = a
+    a = (a + x + y) & _M64
+    c = (c + _rot(a, 44)) & _M64
+    return (a + z) & _M64, (c + keep) & _M64
+
+
+def fingerprint64(b: bytes) -> int:
+    n = len(b)
+    if n <= 16:
+        return _short(b)
+    if n <= 32:
+        return _medium(b)
+    if n <= 64:
+        return _long33(b)
+    kmul = 0x9DDFEA08EB382D69
+    x = 81
+    y = (81 * _K1 + 113) & _M64
+    z = (_mix((y * _K2 + 113) & _M64) * _K2) & _M64
+    v = (0, 0)
+    w = (0, 0)
+    x = (x * _K2 + _u64(b, 0)) & _M64
+    end = ((n - 1) // 64) * 64
+    last = n - 64
+    s = 0
+    while True:
+        x = (_rot((x + y + v[0] + _u64(b, s + 8)) & _M64, 37) * _K1) & _M64
+        y = (_rot((y + v[1] + _u64(b, s + 48)) & _M64, 42) * _K1) & _M64
+        x ^= w[1]
+        y = (y + v[0] + _u64(b, s + 40)) & _M64
+        z = (_rot((z + w[0]) & _M64, 33) * _K1) & _M64
+        v = _weak32(b, s, (v[1] * _K1) & _M64, (x + w[0]) & _M64)
+        w = _weak32(b, s + 32, (z + w[1]) & _M64, (y + _u64(b, s + 16)) & _M64)
+        z, x = x, z
+        s += 64
+        if s == end:
+            break
+    mul = (_K1 + ((z & 0xFF) << 1)) & _M64
+    s = last
+    w0 = (w[0] + ((n - 1) & 63)) & _M64
+    v0 = (v[0] + w0) & _M64
+    w0 = (w0 + v0) & _M64
+    v, w = (v0, v[1]), (w0, w[1])
+    x = (_rot((x + y + v[0] + _u64(b, s + 8)) & _M64, 37) * mul) & _M64
+    y = (_rot((y + v[1] + _u64(b, s + 48)) & _M64, 42) * mul) & _M64
+    x ^= (w[1] * 9) & _M64
+    y = (y + v[0] * 9 + _u64(b, s + 40)) & _M64
+    z = (_rot((z + w[0]) & _M64, 33) * mul) & _M64
+    v = _weak32(b, s, (v[1] * mul) & _M64, (x + w[0]) & _M64)
+    w = _weak32(b, s + 32, (z + w[1]) & _M64, (y + _u64(b, s + 16)) & _M64)
+    z, x = x, z
+    del kmul
+    return _pair_hash((_pair_hash(v[0], w[0], mul) + _mix(y) * _K0 + z) & _M64,
+                      (_pair_hash(v[1], w[1], mul) + x) & _M64, mul)
+
+
+@op("StringToHashBucketFast", outputs=("output",),
+    description="maps each string to one of num_buckets buckets by its fingerprint hash")
+def _string_to_hash_bucket_fast(ctx, inputs, attrs):
+    n = int(attrs["num_buckets"])
+    if n <= 0:
+        raise ExecutionError(f"num_buckets must be positive, got {n}")
+    return _map(lambda b: fingerprint64(b) % n, _strings(inputs[0]), otype=np.int64)
+
+
+@op("Fingerprint", outputs=("fingerprint",),
+    description="an 8-byte farmhash fingerprint of each row of a tensor")
+def _fingerprint(ctx, inputs, attrs):
+    data, method = inputs
+    if _strings(method).item() != b"farmhash64":
+        raise UnsupportedError(f"fingerprint method {method.item()!r} is not supported")
+    if data.ndim < 1:
+        raise ExecutionError("data must have rank at least one")
+    n = data.shape[0]
+    out = np.zeros((n, 8), np.uint8)
+    for i in range(n):
+        row = data[i]
+        if data.dtype == object:
+            flat = np.asarray(row, dtype=object).reshape(-1)
+            if flat.size == 1:
+                fp = fingerprint64(flat[0])
+            else:
+                raise UnsupportedError("Fingerprint of string rows with several elements is "
+                                       "not supported")
+        else:
+            fp = fingerprint64(np.ascontiguousarray(row).tobytes())
+        out[i] = np.frombuffer(fp.to_bytes(8, "little"), np.uint8)
+    return out
+
+
+# ------------------------------------------------------------------ tensor summaries
+
+
+def _scalar_text(v) -> str:
+    if isinstance(v, bytes):
+        return '"' + _text(v) + '"'
+    if isinstance(v, (bool, np.bool_)):
+        return "1" if v else "0"
+    if isinstance(v, (float, np.floating)):
+        # TensorFlow's float printing: 6 (15) significant digits if that reads back as the
+        # same float32 (float64), else 9 (17).
+        wide = isinstance(v, (float, np.float64))
+        short = "%.15g" % v if wide else "%.6g" % float(v)
+        same = float(short) == float(v) if wide else np.float32(short) == np.float32(v)
+        return short if same or not np.isfinite(v) else ("%.17g" if wide else "%.9g") % float(v)
+    return str(v)
+
+
+def summarize(x: np.ndarray, n: int) -> str:
+    """A tensor as tf.print shows it: nested brackets, ``n`` items at each end of long
+    axes with ``...`` between (n < 0 shows everything)."""
+    x = np.asarray(x)
+    if x.ndim == 0:
+        return _scalar_text(x[()])
+
+    def walk(a, depth):
+        size = a.shape[0]
+        if n >= 0 and size > 2 * n:
+            head, tail, cut = list(range(n)), list(range(size - n, size)), True
+        else:
+            head, tail, cut = list(range(size)), [], False
+        if a.ndim == 1:
+            parts = [_scalar_text(a[i]) for i in head]
+            if cut:
+                parts.append("...")
+                parts += [_scalar_text(a[i]) for i in tail]
+            return "[" + " ".join(parts) + "]"
+        sep = "\n" * (a.ndim - 1) + " " * (depth + 1)
+        parts = [walk(a[i], depth + 1) for i in head]
+        if cut:
+            parts.append("...")
+            parts += [walk(a[i], depth + 1) for i in tail]
+        return "[" + sep.join(parts) + "]"
+    return walk(x, 0)
+
+
+@op("StringFormat", outputs=("output",),
+    defaults={"template": b"%s", "placeholder": b"%s", "summarize": 3},
+    description="fills a text template with printed tensors (what tf.print formats)")
+def _string_format(ctx, inputs, attrs):
+    template = _text(attrs.get("template", b"%s"))
+    holder = _text(attrs.get("placeholder", b"%s"))
+    n = int(attrs.get("summarize", 3))
+    pieces = template.split(holder)
+    if len(pieces) - 1 != len(inputs):
+        raise ExecutionError(f"{len(pieces) - 1} placeholders in the template but "
+                             f"{len(inputs)} tensors to format")
+    out = pieces[0]
+    for x, rest in zip(inputs, pieces[1:]):
+        out += summarize(x, n) + rest
+    return np.asarray(_bytes(out), dtype=object)

@@ -103,6 +103,8 @@ def test_kernel_matches_tensorflow(index):
     attrs.update({name: _attr(v, arrays) for name, v in case["attrs"].items()})
     inputs = [_array(d, arrays) for d in case["inputs"]]
     before = [x.copy() for x in inputs]
+    for x in inputs:          # weights may be read-only memory maps: kernels never write
+        x.flags.writeable = False
     if "error" in case:
         with pytest.raises(ExecutionError):
             k.fn(_Ctx(), inputs, attrs)
@@ -189,6 +191,21 @@ def test_every_registered_op_has_a_description():
     for op in registry.known_ops():
         desc = registry.lookup(op).description
         assert desc and len(desc) > 10 and "\n" not in desc, op
+
+
+@pytest.mark.parametrize("pattern", [rb"\pL+", rb"(?U)a+", rb"\Qa.b\E", rb"[[:^alpha:]]"])
+def test_re2_constructs_python_cannot_mirror_are_refused(pattern):
+    from core.engine.ops.strings import compile_re2
+    from core.errors import UnsupportedError
+    with pytest.raises(UnsupportedError):
+        compile_re2(pattern)
+
+
+@pytest.mark.parametrize("pattern", [rb"(?=a)b", rb"(a)\1", rb"a++", rb"(?<!x)y"])
+def test_patterns_re2_rejects_are_errors(pattern):
+    from core.engine.ops.strings import compile_re2
+    with pytest.raises(ExecutionError):
+        compile_re2(pattern)
 
 
 def test_allocation_guard_is_asked_before_value_sized_outputs():
