@@ -31,6 +31,10 @@ def add_arguments(parser) -> None:
                         help="render the window offscreen, save it as a PNG and exit")
     parser.add_argument("--size", metavar="WxH", default=None,
                         help="window size, default 1400x900")
+    # issue 5 hook: --run (see gui/panels/run.py run_selected)
+    parser.add_argument("--run", action="store_true",
+                        help="run the selected signature with default inputs (random values "
+                             "with a fixed seed) and show its outputs")
 
 
 def parse_size(text: str | None) -> tuple[int, int]:
@@ -89,6 +93,9 @@ def main(args) -> int:
         try:
             if labels:
                 window.select_path(labels)
+            if getattr(args, "run", False):  # issue 5 hook
+                from .panels.run import run_selected
+                run_selected(window)
             wait_idle(timeout=120)
             _settle(app)
             out = Path(args.screenshot)
@@ -103,6 +110,9 @@ def main(args) -> int:
         return 0
     if labels:
         window.select_path(labels)
+    if getattr(args, "run", False):  # issue 5 hook
+        from .panels.run import run_selected
+        run_selected(window)
     return app.exec()
 
 

@@ -16,6 +16,7 @@ from . import nodes as N
 from .panels.asset import AssetPanel
 from .panels.base import Panel
 from .panels.info import InfoPanel
+from .panels.run import RunPanel  # issue 5 hook: signatures of SavedModels get Run/Trace tabs
 from .panels.signature import SignaturePanel
 from .panels.summary import SummaryPanel
 from .panels.tensor import TensorPanel
@@ -23,7 +24,7 @@ from .tree_model import COL_NAME, NODE_ROLE, FilterProxy, TreeModel
 from .workers import tracker, wait_idle
 
 PANEL_CLASSES: list[type[Panel]] = [TensorPanel, SignaturePanel, AssetPanel, SummaryPanel,
-                                    InfoPanel]
+                                    InfoPanel, RunPanel]  # RunPanel: issue 5 hook
 MAX_RECENT = 10
 WELCOME = ("<h2>Tensorloupe</h2><p>Open a SavedModel folder or a checkpoint with "
            "<b>File › Open</b> (Ctrl+O), or drop it on this window.</p>"

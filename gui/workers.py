@@ -39,7 +39,10 @@ class TaskContext:
         now = time.monotonic()
         if done >= total or now - self._last >= _PROGRESS_INTERVAL:
             self._last = now
-            self._worker.progressed.emit(done, total)
+            try:
+                self._worker.progressed.emit(done, total)
+            except RuntimeError:  # shutting down (see _Runnable.run)
+                self._worker._cancel.set()
 
 
 class _Runnable(QRunnable):
@@ -52,19 +55,24 @@ class _Runnable(QRunnable):
         w = self._worker
         ctx = TaskContext(w)
         try:
-            if w._cancel.is_set():
-                raise Cancelled()
-            value = w._fn(ctx, *w._args, **w._kwargs)
-        except Cancelled:
-            w.cancelled.emit()
-        except Exception as exc:  # reported to the UI as a message; never crashes the window
-            w._traceback = traceback.format_exc()
-            w.failed.emit(exc)
-        else:
-            w.succeeded.emit(value)
-        finally:
+            try:
+                if w._cancel.is_set():
+                    raise Cancelled()
+                value = w._fn(ctx, *w._args, **w._kwargs)
+            except Cancelled:
+                w.cancelled.emit()
+            except Exception as exc:  # reported to the UI as a message; never crashes the window
+                w._traceback = traceback.format_exc()
+                w.failed.emit(exc)
+            else:
+                w.succeeded.emit(value)
+            finally:
+                w._done.set()
+                w.finished.emit()
+        except RuntimeError:
+            # The application is shutting down and the worker's QObject is gone: nobody is
+            # left to tell.
             w._done.set()
-            w.finished.emit()
 
 
 class Worker(QObject):

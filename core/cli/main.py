@@ -51,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     from ..errors import TensorloupeError
+    if args.command == "gui" and not _display_available(argv):
+        print("tensorloupe: error: no display to open the window on (DISPLAY and WAYLAND_DISPLAY "
+              "are unset); run it in a desktop session, or add --screenshot OUT.png to render "
+              "offscreen", file=sys.stderr)
+        return 2
     try:
         return int(args._module.main(args) or 0)
     except TensorloupeError as exc:
@@ -64,6 +69,24 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, MemoryError) as exc:
         print(f"tensorloupe {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug of ours: still one line, with a way to get the details
+        import os
+        if os.environ.get("TENSORLOUPE_DEBUG"):
+            raise
+        print(f"tensorloupe {args.command}: internal error: {type(exc).__name__}: {exc} "
+              "(set TENSORLOUPE_DEBUG=1 for the traceback, and please report it)", file=sys.stderr)
+        return 2
+
+
+def _display_available(argv: list[str]) -> bool:
+    """Qt aborts the process when it finds no platform to draw on; say so in words instead."""
+    import os
+    if not sys.platform.startswith("linux") or "--screenshot" in argv \
+            or any(a.startswith("--screenshot=") for a in argv):
+        return True
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 if __name__ == "__main__":

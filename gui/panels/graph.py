@@ -38,6 +38,23 @@ except ImportError:  # pragma: no cover - depends on the Qt build
 COLOR_MODES = ("op family", "time", "NaN / Inf")
 
 
+def _guard_none_refcount() -> None:
+    """Work around PySide6 6.12.0 on Python 3.11: every call of a Qt method returning void
+    drops one reference to None, so after some thousand calls (a graph scene makes many)
+    Python aborts with "none_dealloc: deallocating None". From Python 3.12 None is
+    immortal and this does nothing. Lend None a large reference count once."""
+    import sys
+    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
+        return
+    import ctypes
+    count = ctypes.c_ssize_t.from_address(id(None))
+    if count.value < (1 << 40):
+        count.value += 1 << 40
+
+
+_guard_none_refcount()
+
+
 def item_size(item_id: str, graph) -> tuple[float, float]:
     node = graph.nodes.get(item_id)
     if node is not None:

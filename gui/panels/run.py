@@ -1552,3 +1552,17 @@ class RunPanel(SignaturePanel):
 
 __all__ = ["RunPanel", "InputEditor", "ExampleForm", "OutputsView", "ScoreChart", "RunResult",
            "generate", "check_value", "shape_html", "difference", "storable"]
+
+
+def run_selected(window) -> "Worker":
+    """``tensorloupe gui ... --run``: run the selected signature with its default inputs."""
+    panel = window.current_panel()
+    if not isinstance(panel, RunPanel) or panel.signature is None:
+        raise InputError("--run needs --select to name a signature of a SavedModel, e.g. "
+                         "\"serve > signatures > serving_default\"")
+    panel.show_run_tab()
+    worker = panel.run()
+    if worker is None:
+        raise InputError(panel.last_error or panel.run_error.text() or
+                         "the signature could not be run")
+    return worker

@@ -45,6 +45,7 @@ def test_ui_thread_never_blocked_over_100ms_during_stats(qtbot, tmp_path):
     assert stats.count == ELEMENTS
     assert stats.max == 1.0 and stats.zeros == ELEMENTS - len(range(0, ELEMENTS, 4099))
     assert len(gaps) > 5, "the heartbeat did not run while statistics were computed"
+    print(f"heartbeats: {len(gaps)}, longest gap {max(gaps)} ms")
     assert max(gaps) < 100, f"the UI thread was blocked for {max(gaps)} ms"
     del data
     tracker.cancel_all()

@@ -190,19 +190,29 @@ def conv_nd(x, f, strides, dilations, pads, outs):
     per_image = int(np.prod(outs))
     fmat = f.reshape(ksz * cin, cout)
     out = np.empty((n, per_image, cout), dtype=np.result_type(x.dtype, f.dtype))
+    if out.size == 0:
+        return out.reshape([n] + list(outs) + [cout])
     if all(k == 1 for k in k_sizes) and not any(a or b for a, b in pads):
         sl = x[(slice(None),) + tuple(slice(0, (o - 1) * s + 1 if o else 0, s)
                                       for o, s in zip(outs, strides))]
         if groups == 1:
             np.matmul(sl.reshape(n * per_image, c), fmat, out=out.reshape(n * per_image, cout))
             return out.reshape([n] + list(outs) + [cout])
-    # im2col a few images at a time, so the patch matrix stays in cache.
+    # im2col a few images at a time (bounded memory): one strided copy per kernel tap
+    # into a (positions, taps, channels) matrix, then one matmul.
     step = max(1, _IM2COL_BYTES // max(1, per_image * ksz * c * x.itemsize))
-    order = (0,) + tuple(range(1, nd + 1)) + tuple(range(nd + 2, 2 * nd + 2)) + (nd + 1,)
+    buf = np.empty((min(step, n),) + tuple(outs) + tuple(k_sizes) + (c,), dtype=x.dtype)
+    lead = (slice(None),) * (nd + 1)
     for b in range(0, n, step):
         e = min(n, b + step)
-        win = _windows(_pad_spatial(x[b:e], pads), k_sizes, strides, dilations, outs)
-        patches = np.ascontiguousarray(win.transpose(order)).reshape((e - b) * per_image, -1)
+        xp = _pad_spatial(x[b:e], pads)
+        cols = buf[:e - b]
+        for tap in itertools.product(*(range(k) for k in k_sizes)):
+            src = (slice(None),) + tuple(
+                slice(t * d, t * d + (o - 1) * s + 1, s)
+                for t, d, o, s in zip(tap, dilations, outs, strides))
+            cols[lead + tap] = xp[src]
+        patches = cols.reshape((e - b) * per_image, -1)
         if groups == 1:
             np.matmul(patches, fmat, out=out[b:e].reshape(-1, cout))
         else:
