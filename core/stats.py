@@ -225,9 +225,10 @@ def peak_downsample(values: np.ndarray, max_points: int) -> tuple[np.ndarray, np
     buckets = max(1, max_points // 2)
     per = int(math.ceil(n / buckets))
     usable = (n // per) * per
-    body = np.asarray(values[:usable], dtype=np.float64).reshape(-1, per)
-    mins = body.min(axis=1)
-    maxs = body.max(axis=1)
+    # Reduce in the array's own dtype (no full-size float64 copy), then widen the result.
+    body = np.asarray(values[:usable]).reshape(-1, per)
+    mins = body.min(axis=1).astype(np.float64)
+    maxs = body.max(axis=1).astype(np.float64)
     starts = np.arange(body.shape[0], dtype=np.float64) * per
     x = np.empty(2 * body.shape[0])
     y = np.empty(2 * body.shape[0])

@@ -244,8 +244,7 @@ class PlotView(TensorView):
         return w
 
     def prepare(self, data, complex_part):
-        values = np.asarray(numeric_view(data, complex_part), dtype=np.float64)
-        return peak_downsample(values, PLOT_MAX_POINTS)
+        return peak_downsample(numeric_view(data, complex_part), PLOT_MAX_POINTS)
 
     def show(self, data, payload, info, complex_part):
         self.widget()
