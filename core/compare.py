@@ -30,8 +30,9 @@ import fnmatch
 import json
 import math
 import os
+import queue
 import threading
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
@@ -57,7 +58,7 @@ MODEL = "model"
 OPTIMIZER = "optimizer"
 OTHER = "other"
 
-CHUNK_ELEMENTS = 1 << 16   # per numpy call: the chunk and its temporaries stay in L2 cache
+CHUNK_ELEMENTS = 1 << 17   # per numpy call: the chunk and its temporaries stay in L2 cache
 PART_BYTES = 32 << 20      # large variables are split in parts of this size across threads
 RELEASE_BYTES = 8 << 20    # mapped pages are dropped behind the scan every this many bytes
 
@@ -94,6 +95,46 @@ def bytes_equal(x: np.ndarray, y: np.ndarray) -> bool:
     if _MEMCMP is not None and x.flags.c_contiguous and y.flags.c_contiguous:
         return _MEMCMP(x.ctypes.data, y.ctypes.data, x.nbytes) == 0
     return bool(np.array_equal(x.reshape(-1).view(np.uint8), y.reshape(-1).view(np.uint8)))
+
+
+class _PageDropper:
+    """Collects the mapped ranges finished parts used and drops them in merged batches.
+
+    Called from one thread (the one collecting results); one madvise per few dozen MiB
+    instead of two per variable.
+    """
+
+    def __init__(self, batch: int = 64 << 20):
+        self.batch = batch
+        self.ranges: list[tuple[int, int]] = []
+        self.pending = 0
+
+    def add(self, view: np.ndarray) -> None:
+        if _MADVISE is None or view.nbytes == 0:
+            return
+        start = view.ctypes.data
+        self.ranges.append((start, start + view.nbytes))
+        self.pending += view.nbytes
+        if self.pending >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.ranges:
+            return
+        self.ranges.sort()
+        merged = [list(self.ranges[0])]
+        for lo, hi in self.ranges[1:]:
+            if lo <= merged[-1][1] + _PAGE:  # the page between two finished views is done too
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        for lo, hi in merged:
+            a = -(-lo // _PAGE) * _PAGE
+            b = hi // _PAGE * _PAGE
+            if b > a:
+                _MADVISE(a, b - a, _MADV_DONTNEED)
+        self.ranges.clear()
+        self.pending = 0
 
 
 def _drop_pages(view: np.ndarray) -> None:
@@ -467,16 +508,18 @@ def work_dtype(da: np.dtype, db: np.dtype) -> np.dtype | None:
     return np.dtype(np.float64)  # float64, integers, mixtures
 
 
-class _Scratch(threading.local):
-    """Per-thread buffers for the difference and the changed mask."""
+_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
-    def get(self, dtype: np.dtype, n: int):
+
+class _Scratch(threading.local):
+    """Per-thread buffer for the difference of one chunk."""
+
+    def get(self, dtype: np.dtype, n: int) -> np.ndarray:
         key = (dtype.str, n)
         if getattr(self, "key", None) != key:
             self.key = key
             self.diff = np.empty(n, dtype)
-            self.mask = np.empty(n, bool)
-        return self.diff, self.mask
+        return self.diff
 
 
 _scratch = _Scratch()
@@ -489,7 +532,7 @@ def _chunk(x: np.ndarray, y: np.ndarray, work: np.dtype, acc: _Acc) -> None:
     if y.dtype != work:
         y = y.astype(work)
     n = x.shape[0]
-    diff, mask = _scratch.get(work, CHUNK_ELEMENTS)
+    diff = _scratch.get(work, CHUNK_ELEMENTS)
     d = np.subtract(y, x, out=diff[:n])
     if work.kind == "c":
         dd = float(np.vdot(d, d).real)
@@ -500,7 +543,12 @@ def _chunk(x: np.ndarray, y: np.ndarray, work: np.dtype, acc: _Acc) -> None:
         dd = float(np.dot(d, d))
         aa = float(np.dot(x, x))
         bb = float(np.dot(y, y))
-        ab = float(np.dot(x, y))
+        # <x, y> = (|x|^2 + |y|^2 - |y - x|^2) / 2 saves a pass; each sum is rounded relative
+        # to its size, so this is as exact as a dot product unless <x, y> is much smaller than
+        # |x|^2 + |y|^2 (nearly orthogonal, or very different norms): then do the dot.
+        ab = (aa + bb - dd) / 2
+        if not abs(ab) >= 0.25 * (aa + bb):
+            ab = float(np.dot(x, y))
     if math.isfinite(dd) and math.isfinite(aa) and math.isfinite(bb) and math.isfinite(ab):
         acc.dd += dd
         acc.aa += aa
@@ -509,9 +557,13 @@ def _chunk(x: np.ndarray, y: np.ndarray, work: np.dtype, acc: _Acc) -> None:
         if n:
             if work.kind == "c":
                 acc.maxabs = max(acc.maxabs, float(np.abs(d).max()))
+                acc.changed += int(np.count_nonzero(d))
             else:
-                acc.maxabs = max(acc.maxabs, float(d.max()), -float(d.min()))
-        acc.changed += int(np.count_nonzero(np.not_equal(d, 0, out=mask[:n])))
+                # |d| in place: its bits are zero exactly where B == A (-0 becomes +0), so
+                # counting non-zero integers of the same width counts the changed elements.
+                np.abs(d, out=d)
+                acc.maxabs = max(acc.maxabs, float(d.max()))
+                acc.changed += int(np.count_nonzero(d.view(_UINT[d.itemsize])))
         return
     _chunk_nonfinite(x, y, acc)
 
@@ -540,7 +592,10 @@ def _chunk_nonfinite(x: np.ndarray, y: np.ndarray, acc: _Acc) -> None:
 
 def _stream(x: np.ndarray, y: np.ndarray, work: np.dtype, should_stop, on_bytes,
             mapped: bool) -> _Acc:
-    """Metrics of two flat arrays, chunk by chunk, dropping mapped pages behind the scan."""
+    """Metrics of two flat arrays, chunk by chunk.
+
+    In a long scan the mapped pages are dropped behind it every RELEASE_BYTES; what is left
+    (the tail, short parts) the caller drops, in bigger batches."""
     acc = _Acc()
     n = x.shape[0]
     step = CHUNK_ELEMENTS
@@ -557,9 +612,6 @@ def _stream(x: np.ndarray, y: np.ndarray, work: np.dtype, should_stop, on_bytes,
             released = stop
         if on_bytes is not None:
             on_bytes((stop - start) * x.itemsize)
-    if mapped and released < n:
-        _drop_pages(x[released:n])
-        _drop_pages(y[released:n])
     return acc
 
 
@@ -618,14 +670,10 @@ def _default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-MEMCMP = "memcmp"
-EQUALITY = "equality"
-
-
 class _Job:
     """The state of one aligned common variable while its parts are computed."""
     __slots__ = ("diff", "x", "y", "work", "mapped", "acc", "remaining", "verify", "crc_differ",
-                 "memcmp")
+                 "memcmp", "same_parts", "acc_used")
 
     def __init__(self, diff: VariableDiff):
         self.diff = diff
@@ -637,6 +685,8 @@ class _Job:
         self.verify = False
         self.crc_differ = False
         self.memcmp = False
+        self.same_parts: list[tuple[int, int]] = []
+        self.acc_used = False
 
 
 def compare(a, b, *, keymap: KeyMap | None = None, name_filter: str | Iterable[str] | None = None,
@@ -824,80 +874,126 @@ def _parts(n: int, itemsize: int) -> list[tuple[int, int]]:
 
 
 def _run(jobs: list[_Job], pool: ThreadPoolExecutor, should_stop, report) -> None:
-    """Memcmp where useful, then the metrics in parts, largest variables first, on the pool."""
-    pending: dict = {}
+    """Every variable in parts on the pool, largest first; results come back through a queue.
 
-    def submit_metrics(job: _Job) -> None:
-        if job.work is None:  # bool / strings: equality only
-            pending[pool.submit(_equality_task, job, should_stop)] = (job, EQUALITY)
-            return
-        parts = _parts(job.x.shape[0], job.x.itemsize)
-        job.remaining = len(parts)
-        for part in parts:
-            pending[pool.submit(_metrics_task, job, part, should_stop)] = (job, part)
+    A part first memcmps when that can pay off (same dtype, equal stored checksums); parts
+    that differ get every metric. A variable with some identical parts and some not gets the
+    norms of the identical parts afterwards (one dot product over A).
+    """
+    results: queue.SimpleQueue = queue.SimpleQueue()
+    stopped = threading.Event()
+    dropper = _PageDropper()
+
+    def stop_now() -> bool:
+        return stopped.is_set() or should_stop()
+
+    outstanding = 0
+
+    def submit(fn, job: _Job, part: tuple[int, int]) -> None:
+        nonlocal outstanding
+        outstanding += 1
+
+        def task():
+            try:
+                results.put((job, part, fn(job, part, stop_now), None))
+            except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+                results.put((job, part, None, exc))
+        pool.submit(task)
 
     for job in sorted(jobs, key=lambda j: -j.diff.nbytes):
-        if job.memcmp:
-            pending[pool.submit(bytes_equal, job.x, job.y)] = (job, MEMCMP)
-        else:
-            submit_metrics(job)
+        parts = [(0, job.x.shape[0])] if job.work is None else \
+            _parts(job.x.shape[0], job.x.itemsize)
+        job.remaining = len(parts)
+        job.same_parts = []
+        for part in parts:
+            submit(_part_task, job, part)
     try:
-        while pending:
-            finished, _ = wait(list(pending), timeout=0.1, return_when=FIRST_COMPLETED)
-            if should_stop():
-                raise Cancelled()
-            for fut in finished:
-                job, part = pending.pop(fut)
-                v = job.diff
-                try:
-                    value = fut.result()
-                except (Cancelled, KeyboardInterrupt):
-                    raise
-                except Exception as exc:  # noqa: BLE001 - one variable fails, the rest goes on
-                    if v.status != FAILED:
-                        v.status, v.error = FAILED, f"could not compare: {exc}"
-                        report(v.nbytes)
-                    continue
-                if v.status == FAILED:
-                    continue
-                if part == MEMCMP:
-                    if value:
-                        v.status = IDENTICAL
-                        _fill_identical(v)
-                        report(v.nbytes)
-                        if job.mapped:
-                            _drop_pages(job.x)
-                            _drop_pages(job.y)
-                    else:
-                        submit_metrics(job)
-                elif part == EQUALITY:
-                    v.changed = value
-                    if value == 0 and v.status == CHANGED:
-                        v.status = IDENTICAL
-                    report(v.nbytes)
-                else:
-                    acc, nbytes = value
-                    job.acc.merge(acc)
-                    report(nbytes)
-                    job.remaining -= 1
-                    if job.remaining == 0:
-                        _finish(job)
-    except BaseException:
-        for fut in pending:
-            fut.cancel()
-        raise
+        while outstanding:
+            try:
+                job, part, value, exc = results.get(timeout=0.1)
+            except queue.Empty:
+                if should_stop():
+                    raise Cancelled() from None
+                continue
+            outstanding -= 1
+            v = job.diff
+            if exc is not None:
+                if isinstance(exc, (Cancelled, KeyboardInterrupt)):
+                    raise exc
+                if v.status != FAILED:
+                    v.status, v.error = FAILED, f"could not compare: {exc}"
+                continue
+            if v.status == FAILED:
+                continue
+            kind, payload = value
+            if job.mapped:
+                dropper.add(job.x[part[0]:part[1]])
+                dropper.add(job.y[part[0]:part[1]])
+            if kind != "norm":
+                report((part[1] - part[0]) * job.x.itemsize)
+            if kind == "eq":
+                v.changed = payload
+                if payload == 0 and v.status == CHANGED:
+                    v.status = IDENTICAL
+            elif kind == "same":
+                job.same_parts.append(part)
+            else:
+                job.acc.merge(payload)
+            job.remaining -= 1
+            if job.remaining or kind == "eq":
+                continue
+            if not job.acc_used:  # every part had the same bytes
+                v.status = IDENTICAL
+                _fill_identical(v)
+            elif job.same_parts:
+                pending, job.same_parts = job.same_parts, []
+                job.remaining = len(pending)
+                for p in pending:
+                    submit(_norm_task, job, p)
+            else:
+                _finish(job)
+        if should_stop():
+            raise Cancelled()
+    finally:
+        stopped.set()
+        dropper.flush()
 
 
-def _equality_task(job: _Job, should_stop) -> int:
+def _part_task(job: _Job, part: tuple[int, int], should_stop):
     if should_stop():
         raise Cancelled()
-    return _equal_count(job.x, job.y)
-
-
-def _metrics_task(job: _Job, part: tuple[int, int], should_stop):
     s, e = part
-    acc = _stream(job.x[s:e], job.y[s:e], job.work, should_stop, None, job.mapped)
-    return acc, (e - s) * job.x.itemsize
+    x, y = job.x[s:e], job.y[s:e]
+    if job.work is None:  # bool / strings: equality only
+        return "eq", _equal_count(x, y)
+    if job.memcmp and bytes_equal(x, y):
+        return "same", None
+    job.acc_used = True
+    return "acc", _stream(x, y, job.work, should_stop, None, job.mapped)
+
+
+def _norm_task(job: _Job, part: tuple[int, int], should_stop):
+    """Norms of a part whose bytes are identical in A and B (a dot product over A)."""
+    s, e = part
+    x = job.x[s:e]
+    acc = _Acc()
+    for start in range(0, x.shape[0], CHUNK_ELEMENTS):
+        if should_stop():
+            raise Cancelled()
+        c = x[start:start + CHUNK_ELEMENTS]
+        if c.dtype != job.work:
+            c = c.astype(job.work)
+        sq = float(np.vdot(c, c).real)
+        if not math.isfinite(sq):
+            acc2 = _Acc()
+            _chunk_nonfinite(c, c, acc2)
+            acc2.nan_b, acc2.inf_b = acc2.nan_a, acc2.inf_a
+            acc.merge(acc2)
+            continue
+        acc.aa += sq
+        acc.bb += sq
+        acc.ab += sq
+    return "norm", acc
 
 
 def _fill_identical(v: VariableDiff) -> None:

@@ -476,12 +476,31 @@ class _Builder:
                 continue
             node = Node(ns.prefix + n.name, n.name, n.op, group, n, ns.function)
             node.output_specs = _output_specs(n)
+            self.fill_types(node, n)
             node.params = _params(n)
             if n.op in VARIABLE_OPS:
                 node.label = n.attr["shared_name"].s.decode("utf-8", "replace") \
                     if "shared_name" in n.attr else ""
             self.add_node(node)
             self.pending.append((ns, n, node))
+
+    def fill_types(self, node: Node, n) -> None:
+        """Output dtypes the op itself fixes (StringStrip -> string), from its OpDef."""
+        op_def = self.op_defs.get(n.op)
+        if op_def is None:
+            return
+        types = []
+        for out in op_def.output_arg:
+            t = int(out.type) if out.type else (
+                int(n.attr[out.type_attr].type) if out.type_attr and out.type_attr in n.attr
+                else None)
+            types.extend([t] * _arg_size(out, n))
+        specs = node.output_specs
+        while len(specs) < len(types):
+            specs.append((None, None))
+        for i, t in enumerate(types):
+            if t and not specs[i][0]:
+                specs[i] = (t, specs[i][1])
 
     def add_node(self, node: Node) -> None:
         self.graph.nodes[node.id] = node
@@ -750,7 +769,8 @@ def _output_specs(n) -> list:
     if "_output_shapes" in n.attr:
         shapes = [_dims(s) for s in n.attr["_output_shapes"].list.shape]
     types = []
-    for key in ("T", "dtype", "DstT", "out_type", "Tout", "output_type", "type"):
+    for key in ("T", "dtype", "DstT", "out_type", "Tout", "output_type", "type", "Tparams",
+                "Toutput_types", "output_types"):
         if key in n.attr:
             a = n.attr[key]
             if a.WhichOneof("value") == "type":

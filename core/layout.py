@@ -186,7 +186,9 @@ def _structure(items: list, edges: list, sweeps: int = 4, back_hint=()) -> _Stru
                 keys = {}
                 for v in row:
                     ns = nbrs[v]
-                    keys[v] = (sum(pos[u] for u in ns) / len(ns)) if ns else pos[v]
+                    # ties: ops to the left of long edges, so the main column stays put
+                    keys[v] = ((sum(pos[u] for u in ns) / len(ns)) if ns else pos[v],
+                               isinstance(v, tuple))
                 row.sort(key=keys.__getitem__)
                 for i, v in enumerate(row):
                     pos[v] = i
@@ -242,6 +244,9 @@ def _coordinates(st: _Structure, widths: dict, heights: dict, gap_x: float, gap_
         seps_of.append([(width(row[i]) + width(row[i + 1])) / 2 + gap_x
                         for i in range(len(row) - 1)])
 
+    leaves = {v for v, ps in st.preds.items()
+              if not isinstance(v, tuple) and not ps and len(st.succs[v]) == 1}
+
     def place(li, nbrs_list):
         row = st.layers[li]
         if not row:
@@ -252,9 +257,11 @@ def _coordinates(st: _Structure, widths: dict, heights: dict, gap_x: float, gap_
             dummy = isinstance(v, tuple)
             for nbrs in nbrs_list:
                 ns = nbrs[v]
-                if not dummy:  # an op follows the ops next to it, not long edges passing by
-                    real = [u for u in ns if not isinstance(u, tuple)]
-                    ns = real or ns
+                if not dummy:
+                    # an op lines up with the ops it is chained to, not with long edges
+                    # passing by nor with the constants feeding only it (they come to it)
+                    main = [u for u in ns if not isinstance(u, tuple) and u not in leaves]
+                    ns = main or [u for u in ns if not isinstance(u, tuple)] or ns
                 for u in ns:
                     w = 50.0 if dummy and isinstance(u, tuple) else (
                         0.5 if dummy or isinstance(u, tuple) else 1.0)
@@ -262,7 +269,8 @@ def _coordinates(st: _Structure, widths: dict, heights: dict, gap_x: float, gap_
                     wsum += w
             if wsum:
                 desired.append(total / wsum)
-                weights.append(wsum)
+                # a constant gives way to the ops it sits beside
+                weights.append(wsum * 0.02 if v in leaves else wsum)
             else:
                 desired.append(x[v])
                 weights.append(0.05)
@@ -381,9 +389,10 @@ class NestedLayout:
     HEADER = 26.0
     PAD = 14.0
 
-    def __init__(self, graph, size_of):
+    def __init__(self, graph, size_of, header_width=None):
         self.graph = graph
         self.size_of = size_of
+        self.header_width = header_width   # group -> width its open frame's title needs
         self._structures: dict = {}
         self._level_pairs: dict = {}       # group id -> list of (a, b)
         self._level_edges: dict = {}       # group id -> {(a, b): [Edge]}
@@ -424,7 +433,8 @@ class NestedLayout:
                 if item in g.groups and item not in g.nodes and item in open_groups:
                     lay(item)
                     lv = levels[item]
-                    sizes[item] = (max(lv.width + 2 * self.PAD, self._size(item)[0]),
+                    head = self.header_width(g.groups[item]) if self.header_width else 0.0
+                    sizes[item] = (max(lv.width + 2 * self.PAD, self._size(item)[0], head),
                                    lv.height + 2 * self.PAD + self.HEADER)
                 else:
                     sizes[item] = self._size(item)

@@ -13,9 +13,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-# About 4 MiB of float32 per chunk: small enough to cancel quickly, large enough that numpy's
-# per-call overhead is negligible.
-DEFAULT_CHUNK = 1 << 20
+# 1 MiB of float32 per chunk: small enough that no single numpy call holds the GIL (or the
+# cancel check) back for long, large enough that numpy's per-call overhead is negligible.
+DEFAULT_CHUNK = 1 << 18
 
 COMPLEX_PARTS = ("abs", "real", "imag", "phase")
 

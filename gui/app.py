@@ -31,6 +31,9 @@ def add_arguments(parser) -> None:
                         help="render the window offscreen, save it as a PNG and exit")
     parser.add_argument("--size", metavar="WxH", default=None,
                         help="window size, default 1400x900")
+    parser.add_argument("--graph", action="store_true",
+                        help="show the graph view of PATH: --select names the signature or "
+                             "function (\"serve > serving_default\"), default serving_default")
     # issue 5 hook: --run (see gui/panels/run.py run_selected)
     parser.add_argument("--run", action="store_true",
                         help="run the selected signature with default inputs (random values "
@@ -65,6 +68,12 @@ def split_select(text: str | None) -> list[str]:
 def main(args) -> int:
     size = parse_size(args.size)
     labels = split_select(args.select)
+    if getattr(args, "graph", False):
+        from .panels.graph import show_graph
+        target = args.paths[0] if args.paths else (demo_paths() or [None])[0]
+        if target is None:
+            raise InputError("--graph needs a PATH (a SavedModel, frozen graph or .meta)")
+        return show_graph(target, args.select, args.screenshot, size)
     if args.screenshot:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtCore import QSettings

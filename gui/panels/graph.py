@@ -38,23 +38,6 @@ except ImportError:  # pragma: no cover - depends on the Qt build
 COLOR_MODES = ("op family", "time", "NaN / Inf")
 
 
-def _guard_none_refcount() -> None:
-    """Work around PySide6 6.12.0 on Python 3.11: every call of a Qt method returning void
-    drops one reference to None, so after some thousand calls (a graph scene makes many)
-    Python aborts with "none_dealloc: deallocating None". From Python 3.12 None is
-    immortal and this does nothing. Lend None a large reference count once."""
-    import sys
-    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
-        return
-    import ctypes
-    count = ctypes.c_ssize_t.from_address(id(None))
-    if count.value < (1 << 40):
-        count.value += 1 << 40
-
-
-_guard_none_refcount()
-
-
 def item_size(item_id: str, graph) -> tuple[float, float]:
     node = graph.nodes.get(item_id)
     if node is not None:
@@ -76,6 +59,7 @@ class GraphView(QGraphicsView):
         self.setOptimizationFlag(QGraphicsView.DontSavePainterState, True)
         self.setCacheMode(QGraphicsView.CacheBackground)
         self.setBackgroundBrush(QColor("#fbfbfc"))
+        self.setAlignment(Qt.AlignTop | Qt.AlignHCenter)
 
     def wheelEvent(self, event):
         delta = event.angleDelta().y()
@@ -279,6 +263,7 @@ class GraphPanel(QWidget):
         self.legend.setText(GI.legend_html())
         self.legend.adjustSize()
         self.legend.move(8, 8)
+        self.legend.setToolTip("Colours of op families")
         self.minimap = Minimap(self.view, self.view)
         QShortcut(QKeySequence.Find, self, activated=self.focus_search)
         QShortcut(QKeySequence("F3"), self, activated=self.find_next)
@@ -300,6 +285,7 @@ class GraphPanel(QWidget):
 
     def _place_overlays(self) -> None:
         vp = self.view.viewport().geometry()
+        self.legend.move(vp.left() + 6, vp.bottom() - self.legend.height() - 6)
         self.minimap.move(vp.right() - self.minimap.width() - 6,
                           vp.bottom() - self.minimap.height() - 6)
 
@@ -311,7 +297,7 @@ class GraphPanel(QWidget):
             self.history.clear()
         self.back_button.setVisible(bool(self.history))
         self.graph = graph
-        self.layouter = NestedLayout(graph, item_size)
+        self.layouter = NestedLayout(graph, item_size, header_width=GI.open_header_width)
         self.open_groups = set(open_groups) if open_groups is not None else \
             G.default_open_groups(graph)
         hidden = f" · {len(graph.hidden)} save/restore nodes hidden" if graph.hidden else ""
@@ -378,7 +364,7 @@ class GraphPanel(QWidget):
         scale = min(1.0, (vp.width() - 20) / rect.width(), 1e9)
         if rect.height() * scale < vp.height():
             scale = min(1.0, (vp.width() - 20) / rect.width(), (vp.height() - 20) / rect.height())
-        scale = max(scale, 0.6)  # below this the labels are unreadable: pan instead
+        scale = max(scale, 0.7)  # below this the labels are hard to read: pan instead
         self.view.resetTransform()
         self.view.scale(scale, scale)
         half_w = vp.width() / (2 * scale)

@@ -39,15 +39,24 @@ SMALL_H = 30.0
 GROUP_W = 210.0
 GROUP_H = 52.0
 
-_FONT = QFont()
-_FONT.setPointSizeF(8.5)
-_BOLD = QFont(_FONT)
-_BOLD.setBold(True)
-_SMALL = QFont()
-_SMALL.setPointSizeF(7.5)
-_FM = QFontMetricsF(_FONT)
-_FMB = QFontMetricsF(_BOLD)
-_FMS = QFontMetricsF(_SMALL)
+_FONTS = None
+
+
+def fonts():
+    """Fonts and their metrics, made on first use (Qt needs the application first)."""
+    global _FONTS
+    if _FONTS is None:
+        from types import SimpleNamespace
+        normal = QFont()
+        normal.setPointSizeF(8.5)
+        bold = QFont(normal)
+        bold.setBold(True)
+        small = QFont()
+        small.setPointSizeF(7.5)
+        _FONTS = SimpleNamespace(normal=normal, bold=bold, small=small,
+                                 fm=QFontMetricsF(normal), fmb=QFontMetricsF(bold),
+                                 fms=QFontMetricsF(small))
+    return _FONTS
 
 
 def short_name(name: str, keep: int = 2) -> str:
@@ -88,8 +97,15 @@ def group_title(group) -> str:
 
 def group_size(group) -> tuple[float, float]:
     """Wide enough for the group's name (up to a limit), so layer names stay readable."""
-    text = _FMB.horizontalAdvance("▸ " + group_title(group)) + 30
+    text = fonts().fmb.horizontalAdvance("▸ " + group_title(group)) + 30
     return (max(GROUP_W * 0.8, min(text, GROUP_W * 1.6)), GROUP_H)
+
+
+def open_header_width(group) -> float:
+    """Width an open group's frame needs for its header line."""
+    params = f" · {count_text(group.param_count)} params" if group.param_count else ""
+    text = f"▾ {group_title(group)}   ({count_text(group.op_count)} ops{params})"
+    return fonts().fmb.horizontalAdvance(text) + 24
 
 
 def node_lines(node, graph) -> tuple[str, str]:
@@ -168,17 +184,17 @@ class NodeItem(QGraphicsItem):
         w = self.rect.width() - 12
         h = self.rect.height()
         if self.subtitle:
-            painter.setFont(_BOLD)
+            painter.setFont(fonts().bold)
             painter.drawText(QRectF(6, 2, w, h / 2), Qt.AlignHCenter | Qt.AlignBottom,
-                             _elide(_FMB, self.title, w))
-            painter.setFont(_SMALL if is_small(self.node) else _FONT)
-            fm = _FMS if is_small(self.node) else _FM
+                             _elide(fonts().fmb, self.title, w))
+            painter.setFont(fonts().small if is_small(self.node) else fonts().normal)
+            fm = fonts().fms if is_small(self.node) else fonts().fm
             painter.setPen(QColor("#333"))
             painter.drawText(QRectF(6, h / 2, w, h / 2 - 2), Qt.AlignHCenter | Qt.AlignTop,
                              _elide(fm, self.subtitle, w))
         else:
-            painter.setFont(_BOLD)
-            painter.drawText(QRectF(6, 0, w, h), Qt.AlignCenter, _elide(_FMB, self.title, w))
+            painter.setFont(fonts().bold)
+            painter.drawText(QRectF(6, 0, w, h), Qt.AlignCenter, _elide(fonts().fmb, self.title, w))
 
 
 class GroupItem(QGraphicsItem):
@@ -244,10 +260,10 @@ class GroupItem(QGraphicsItem):
             painter.drawRoundedRect(head, 8, 8)
             if lod >= LOD_TEXT * 0.6:
                 painter.setPen(QColor("#222"))
-                painter.setFont(_BOLD)
+                painter.setFont(fonts().bold)
                 text = f"▾ {self.title}   ({self.counts})"
                 painter.drawText(head.adjusted(8, 0, -8, 0), Qt.AlignVCenter | Qt.AlignLeft,
-                                 _elide(_FMB, text, head.width() - 16))
+                                 _elide(fonts().fmb, text, head.width() - 16))
             return
         # closed: a stacked box, like a deck of ops
         painter.setPen(QPen(border, 1.0))
@@ -260,13 +276,13 @@ class GroupItem(QGraphicsItem):
             return
         w = r.width() - 14
         painter.setPen(QColor("#111"))
-        painter.setFont(_BOLD)
+        painter.setFont(fonts().bold)
         painter.drawText(QRectF(7, 3, w, r.height() / 2), Qt.AlignHCenter | Qt.AlignBottom,
-                         _elide(_FMB, "▸ " + self.title, w))
-        painter.setFont(_FONT)
+                         _elide(fonts().fmb, "▸ " + self.title, w))
+        painter.setFont(fonts().normal)
         painter.setPen(QColor("#444"))
         painter.drawText(QRectF(7, r.height() / 2 + 1, w, r.height() / 2 - 3),
-                         Qt.AlignHCenter | Qt.AlignTop, _elide(_FM, self.counts, w))
+                         Qt.AlignHCenter | Qt.AlignTop, _elide(fonts().fm, self.counts, w))
 
     def mouseDoubleClickEvent(self, event):
         if not self.is_open or event.pos().y() <= self.HEADER:
@@ -330,7 +346,7 @@ class EdgeItem(QGraphicsPathItem):
             r = super().boundingRect().united(self.arrow.boundingRect())
             if self._label_pos is not None:
                 r = r.united(QRectF(self._label_pos.x(), self._label_pos.y() - 10,
-                                    _FMS.horizontalAdvance(self.label) + 4, 14))
+                                    fonts().fms.horizontalAdvance(self.label) + 4, 14))
             self._bounds = r.adjusted(-2, -2, 2, 2)
         return self._bounds
 
@@ -346,7 +362,7 @@ class EdgeItem(QGraphicsPathItem):
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
         if lod < 0.8:
             return
-        painter.setFont(_SMALL)
+        painter.setFont(fonts().small)
         painter.setPen(QColor("#2c4a6e"))
         painter.drawText(self._label_pos, self.label)
 

@@ -185,6 +185,14 @@ def storable(arr: np.ndarray) -> np.ndarray:
     return a
 
 
+def _cell_text(v) -> str:
+    if isinstance(v, (bytes, np.bytes_)):
+        return bytes(v).decode("utf-8", "replace")
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    return str(v)
+
+
 def array_text(key: str, arr) -> str:
     """``saved_model_cli run``'s way of printing one output."""
     with np.printoptions(threshold=2000):
@@ -599,13 +607,19 @@ class InputEditor(QFrame):
                 data = fh.read()
         except OSError as exc:
             raise InputError(f"cannot read {path} ({exc.strerror or exc})") from None
+        # numpy treats anything that is not .npy/.npz as a pickle: only accept real pickles.
+        if not data.startswith((b"\x93NUMPY", b"PK\x03\x04", b"\x80")):
+            raise InputError(f"{Path(path).name} is not a NumPy array file (.npy or .npz)")
         try:
             obj = np.load(io.BytesIO(data), allow_pickle=allow_pickle)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"{Path(path).name} is not a NumPy array file ({exc})") from None
-        if isinstance(obj, np.lib.npyio.NpzFile):
-            with obj:
-                return {k: obj[k] for k in obj.files}
+            if isinstance(obj, np.lib.npyio.NpzFile):
+                with obj:
+                    return {k: obj[k] for k in obj.files}
+        except ValueError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - zip, pickle and format errors alike
+            raise InputError(f"{Path(path).name} is not a readable NumPy array file "
+                             f"({type(exc).__name__}: {exc})") from None
         return obj
 
     def _on_member(self) -> None:
@@ -669,7 +683,14 @@ class InputEditor(QFrame):
         if mode == "file":
             if self._file_array is None:
                 raise InputError("choose a .npy or .npz file")
-            return self._file_array
+            arr = self._file_array
+            if arr.dtype.kind == "O" and dtype.kind != "O":
+                try:   # a pickled array of Python numbers
+                    arr = arr.astype(dtype)
+                except (TypeError, ValueError):
+                    raise InputError(f"the array holds objects that are not {dtype} "
+                                     "values") from None
+            return arr
         if mode == "image":
             if self._image_rgba is None:
                 raise InputError("choose an image file")
@@ -825,9 +846,10 @@ class ScoreChart(pg.PlotWidget):
             axis.setTicks([[(i, self.labels[i]) for i in range(n)]])
         else:
             axis.setTicks([[(i, self.labels[i]) for i in sorted(self.top)]])
+        named = labels is not None and len(labels) == n
         for rank, i in enumerate(self.top):
-            text = pg.TextItem(f"{self.labels[i]}\n{s[i]:.3g}", color="#7a3d00",
-                               anchor=(0.5, 1.0))
+            head = self.labels[i] if named else f"#{rank + 1}"
+            text = pg.TextItem(f"{head}\n{s[i]:.3g}", color="#7a3d00", anchor=(0.5, 1.0))
             text.setPos(i, max(float(np.nan_to_num(s[i])), 0.0))
             self.addItem(text)
         lo = min(0.0, float(np.nanmin(s))) if n else 0.0
@@ -874,6 +896,8 @@ class OutputsView(QWidget):
         self.copy_button = QPushButton("Copy as text")
         self.copy_button.clicked.connect(self.copy_text)
         self.compare_combo = QComboBox()
+        self.compare_combo.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        self.compare_combo.setMinimumContentsLength(16)
         self.compare_combo.setToolTip("Show the difference between this run's outputs and an "
                                       "earlier run's")
         self.compare_combo.currentIndexChanged.connect(self._update_diff)
@@ -906,7 +930,13 @@ class OutputsView(QWidget):
         dl = QVBoxLayout(diff_page)
         dl.addWidget(self.diff_label)
         dl.addWidget(self.diff_table, 1)
+        self.overview = QTableWidget(0, 0)
+        self.overview.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.overview.setAlternatingRowColors(True)
+        self.overview.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
+        self.overview.horizontalHeader().setStretchLastSection(True)
         self.tabs.addTab(self.meaning, "Chart")
+        self.tabs.addTab(self.overview, "Inputs → outputs")
         self.tabs.addTab(self.tensor, "Tensor")
         self.tabs.addTab(diff_page, "Difference")
         self.placeholder = QLabel("Press Run (Ctrl+R) to see the outputs here.")
@@ -957,11 +987,46 @@ class OutputsView(QWidget):
         self.compare_combo.blockSignals(False)
         self.bar.setEnabled(True)
         self.body.setCurrentWidget(self.tabs)
+        self.tabs.setTabVisible(1, self._fill_overview(result))
         if self.key_combo.currentText() == pick:
             self._on_key()
         else:
             self.key_combo.setCurrentText(pick)
         self._update_diff()
+
+    def _fill_overview(self, result: RunResult) -> bool:
+        """One row per example, one column per input and output, when every tensor has one
+        small value per example (strings in, ids out). False when they do not line up."""
+        columns = [(f"in: {k}", v) for k, v in result.inputs.items()] + \
+            [(k, v) for k, v in result.outputs.items()]
+        arrays = []
+        batch = None
+        for name, v in columns:
+            a = np.asarray(v)
+            if a.ndim == 0 or a.ndim > 2 or (a.ndim == 2 and a.shape[1] > 8):
+                return False
+            if batch is None:
+                batch = a.shape[0]
+            if a.shape[0] != batch:
+                return False
+            arrays.append((name, a))
+        if not arrays or not batch or batch > 10_000:
+            return False
+        self.overview.clear()
+        self.overview.setColumnCount(len(arrays))
+        self.overview.setRowCount(batch)
+        self.overview.setHorizontalHeaderLabels([n for n, _ in arrays])
+        for c, (name, a) in enumerate(arrays):
+            for r in range(batch):
+                row = a[r]
+                vals = row.reshape(-1) if isinstance(row, np.ndarray) else [row]
+                text = ", ".join(_cell_text(v) for v in vals)
+                item = QTableWidgetItem(text)
+                if name.startswith("in: "):
+                    item.setForeground(QColor("#2e6b2e"))
+                self.overview.setItem(r, c, item)
+        self.overview.resizeColumnsToContents()
+        return True
 
     def _best_key(self, keys: list[str]) -> str:
         for k in keys:
@@ -1015,9 +1080,14 @@ class OutputsView(QWidget):
         self.row_spin.blockSignals(False)
         self.row_spin.setVisible(rows > 1)
         self.tensor.set_array(key, arr, title=f"output “{key}”")
-        self.tabs.setTabEnabled(0, kind is not None)
+        self.tabs.setTabVisible(0, kind is not None)
         self._show_meaning()
-        self.tabs.setCurrentIndex(0 if kind is not None else 1)
+        if kind is not None:
+            self.tabs.setCurrentIndex(0)
+        elif self.tabs.isTabVisible(1):
+            self.tabs.setCurrentIndex(1)
+        else:
+            self.tabs.setCurrentWidget(self.tensor)
 
     def _show_meaning(self) -> None:
         key = self.key_combo.currentText()
@@ -1303,6 +1373,11 @@ class RunPanel(SignaturePanel):
         self.tabs.setCurrentIndex(RunPanel._last_tab)
         self.tabs.blockSignals(False)
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.last_result is None:
+            self.fit_inputs()
+
     @property
     def signature_key(self) -> str | None:
         return self.signature.key if self.signature is not None else None
@@ -1337,6 +1412,14 @@ class RunPanel(SignaturePanel):
             self.inputs_layout.insertWidget(self.inputs_layout.count() - 1, note)
             self.editors = {}
         self._update_run_enabled()
+        self.fit_inputs()
+
+    def fit_inputs(self) -> None:
+        """Give the input editors the room they need (up to about half), outputs the rest."""
+        total = sum(self.run_splitter.sizes()) or 800
+        want = self.inputs_box.sizeHint().height() + 6
+        top = min(max(want, 90), int(total * 0.55))
+        self.run_splitter.setSizes([top, total - top])
 
     def _vocabulary_files(self) -> list[Path]:
         sm = self.saved_model

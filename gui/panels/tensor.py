@@ -246,6 +246,10 @@ class TensorPanel(Panel):
         self.progress_widget = QWidget()
         self.progress_widget.setLayout(progress_row)
         progress_row.setContentsMargins(0, 0, 0, 0)
+        # Keep its place when hidden: showing it then relayouts nothing, so no full repaint.
+        policy = self.progress_widget.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.progress_widget.setSizePolicy(policy)
         self.progress_widget.hide()
         side_layout.addWidget(stats_box)
         side_layout.addWidget(self.progress_widget)

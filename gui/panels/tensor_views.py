@@ -240,7 +240,8 @@ class PlotView(TensorView):
         self.plot.setLabel("bottom", "index")
         self.plot.setLabel("left", "value")
         plain_axes(self.plot)
-        self.curve = self.plot.plot(pen=pg.mkPen((31, 119, 180), width=1), connect="finite")
+        self.curve = self.plot.plot(pen=pg.mkPen((31, 119, 180), width=1), connect="finite",
+                                    segmentedLineMode="on")  # drawLines: fast for spikes
         return w
 
     def prepare(self, data, complex_part):
@@ -250,7 +251,9 @@ class PlotView(TensorView):
         self.widget()
         x, y = payload
         symbol = "o" if x.size <= 64 else None
-        self.curve.setData(x, y, symbol=symbol, symbolSize=6,
+        # Without gaps pyqtgraph can draw plain line segments, much faster than a path.
+        connect = "all" if np.isfinite(y).all() else "finite"
+        self.curve.setData(x, y, symbol=symbol, symbolSize=6, connect=connect,
                            symbolBrush=(31, 119, 180), symbolPen=None)
         self.plot.autoRange()
 

@@ -20,10 +20,15 @@ def _const(ctx, inputs, attrs):
     return attrs["value"]
 
 
-@op("Identity", "Snapshot", "StopGradient", "PreventGradient", "DeepCopy", outputs=("output",),
+@op("Identity", "Snapshot", "StopGradient", "PreventGradient", outputs=("output",),
     defaults={"message": b""}, description="passes its input through unchanged")
 def _identity(ctx, inputs, attrs):
     return inputs[0]
+
+
+@op("DeepCopy", outputs=("y",), description="a fresh copy of its input")
+def _deep_copy(ctx, inputs, attrs):
+    return np.array(inputs[0], copy=True)
 
 
 @op("PlaceholderWithDefault", outputs=("output",),

@@ -109,26 +109,42 @@ def _unary(name, fn, description, int_ok=True):
     op(name, outputs=("y",), description=description)(k)
 
 
+_ERFC_FIT = (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806,
+             0.09678418, 0.37409196, 1.00002368, -1.26551223)
+
+
+def _erfc_tail(z: np.ndarray) -> np.ndarray:
+    """erfc(z) for z >= 0 to about 1e-7 relative: the rational Chebyshev fit
+    t * exp(-z^2 + P(t)), t = 1 / (1 + z/2) (the form in Numerical Recipes)."""
+    t = 1 / (1 + np.float32(0.5) * z)
+    poly = np.full_like(z, _ERFC_FIT[0])
+    for c in _ERFC_FIT[1:]:
+        poly *= t
+        poly += np.float32(c)
+    poly -= z * z
+    np.exp(poly, out=poly)
+    return np.multiply(t, poly, out=poly)
+
+
+def _erf_series(z: np.ndarray) -> np.ndarray:
+    """erf by its Taylor series: accurate for |z| < 0.5."""
+    z2 = z * z
+    term = z.copy()
+    acc = z.copy()
+    for n in range(1, 8):
+        term *= -z2 / n
+        acc += term / (2 * n + 1)
+    return acc * np.float32(2 / np.sqrt(np.pi))
+
+
 def _erf_fast(x: np.ndarray) -> np.ndarray:
-    """erf to about 1e-7 relative accuracy: a Taylor series near zero and a rational
-    Chebyshev fit of erfc (Numerical Recipes' erfcc form) elsewhere, all in float64."""
-    z = np.abs(x.astype(np.float64))
-    t = 1.0 / (1.0 + 0.5 * z)
-    poly = (-1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
-            -0.82215223 + t * 0.17087277)))))))))
-    erfc = t * np.exp(-z * z + poly)
-    out = 1.0 - erfc
+    """erf in float32 to about 1e-7: the series near zero, 1 - erfc elsewhere."""
+    x = x.astype(F32, copy=False)
+    z = np.abs(x)
+    out = 1 - _erfc_tail(z)
     small = z < 0.5
     if small.any():
-        zs = z[small]
-        z2 = zs * zs
-        term = zs.copy()
-        acc = zs.copy()
-        for n in range(1, 12):
-            term = term * (-z2) / n
-            acc = acc + term / (2 * n + 1)
-        out[small] = acc * (2.0 / np.sqrt(np.pi))
+        out[small] = _erf_series(z[small])
     return np.copysign(out, x)
 
 
@@ -142,15 +158,14 @@ def erfc(x: np.ndarray) -> np.ndarray:
     if x.dtype == np.float64:
         return np.frompyfunc(_pymath.erfc, 1, 1)(x).astype(np.float64)
     # 1 - erf loses relative accuracy in the tail; use the erfc fit directly there.
-    z = np.abs(x.astype(np.float64))
-    t = 1.0 / (1.0 + 0.5 * z)
-    poly = (-1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
-            -0.82215223 + t * 0.17087277)))))))))
-    tail = t * np.exp(-z * z + poly)
-    out = np.where(x >= 0, tail, 2.0 - tail)
-    near = z < 0.5
-    return np.where(near, 1.0 - _erf_fast(x), out)
+    x = x.astype(F32, copy=False)
+    z = np.abs(x)
+    tail = _erfc_tail(z)
+    out = np.where(x >= 0, tail, 2 - tail)
+    small = z < 0.5
+    if small.any():
+        out[small] = 1 - np.copysign(_erf_series(z[small]), x[small])
+    return out
 
 
 def _lgamma(x):
@@ -314,9 +329,10 @@ _binary(("RealDiv",), _trunc_div, "divides element by element")
 _binary(("Div",), _trunc_div, "divides element by element; integers round toward zero")
 _binary(("TruncateDiv",), _trunc_div, "divides integers, rounding toward zero")
 _binary(("FloorDiv",), _floor_div, "divides and rounds the result down (like Python's //)")
-_binary(("FloorMod", "Mod"), _floor_mod,
+_binary(("FloorMod",), _floor_mod,
         "remainder with the sign of the divisor (like Python's %)")
 _binary(("TruncateMod",), _trunc_mod, "remainder with the sign of the dividend (like C's %)")
+_binary(("Mod",), _trunc_mod, "remainder with the sign of the dividend (old name of TruncateMod)")
 _binary(("Pow",), _pow, "raises the first tensor to the power of the second")
 _binary(("Maximum",), np.maximum, "the larger of two tensors, element by element")
 _binary(("Minimum",), np.minimum, "the smaller of two tensors, element by element")
@@ -682,3 +698,158 @@ def _einsum(ctx, inputs, attrs):
         raise ExecutionError(f"Einsum equation {eq!r} does not fit the input shapes "
                              f"{', '.join(shape_text(x.shape) for x in inputs)}: {exc}") from None
     return np.asarray(r).astype(dt, copy=False)
+
+
+# ------------------------------------------------------------------- linear algebra
+
+
+def _square_matrices(x, name):
+    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
+        raise ExecutionError(f"{name} needs square matrices, got shape {shape_text(x.shape)}")
+
+
+def _linalg(fn, x):
+    try:
+        return fn(widen(x))
+    except np.linalg.LinAlgError as exc:
+        raise ExecutionError(f"the matrix could not be factored: {exc}") from None
+
+
+@op("MatrixInverse", outputs=("output",), defaults={"adjoint": False},
+    description="the inverse of each square matrix")
+def _matrix_inverse(ctx, inputs, attrs):
+    x = inputs[0]
+    _square_matrices(x, "MatrixInverse")
+    if attrs.get("adjoint"):
+        x = _adjoint(x)
+    return _linalg(np.linalg.inv, x).astype(inputs[0].dtype, copy=False)
+
+
+@op("MatrixDeterminant", outputs=("output",),
+    description="the determinant of each square matrix")
+def _matrix_determinant(ctx, inputs, attrs):
+    x = inputs[0]
+    _square_matrices(x, "MatrixDeterminant")
+    return np.asarray(np.linalg.det(widen(x))).astype(x.dtype)
+
+
+@op("LogMatrixDeterminant", outputs=("sign", "log_abs_determinant"),
+    description="the sign and log of the absolute determinant of each square matrix")
+def _log_matrix_determinant(ctx, inputs, attrs):
+    x = inputs[0]
+    _square_matrices(x, "LogMatrixDeterminant")
+    sign, logdet = np.linalg.slogdet(widen(x))
+    return np.asarray(sign).astype(x.dtype), np.asarray(logdet).astype(x.dtype)
+
+
+@op("Cholesky", outputs=("output",),
+    description="the lower-triangular factor L with L times L-transposed equal to the input")
+def _cholesky(ctx, inputs, attrs):
+    x = inputs[0]
+    _square_matrices(x, "Cholesky")
+    lower = np.tril(widen(x))
+    sym = lower + np.swapaxes(np.tril(lower, -1), -1, -2)   # TF reads the lower triangle
+    return _linalg(np.linalg.cholesky, sym).astype(x.dtype, copy=False)
+
+
+@op("MatrixSolve", outputs=("output",), defaults={"adjoint": False},
+    description="solves A X = B for X")
+def _matrix_solve(ctx, inputs, attrs):
+    a, b = inputs
+    _square_matrices(a, "MatrixSolve")
+    if attrs.get("adjoint"):
+        a = _adjoint(a)
+    return _linalg(lambda m: np.linalg.solve(m, widen(b)), a).astype(b.dtype, copy=False)
+
+
+@op("MatrixTriangularSolve", outputs=("output",), defaults={"lower": True, "adjoint": False},
+    description="solves A X = B for X when A is triangular")
+def _matrix_triangular_solve(ctx, inputs, attrs):
+    a, b = inputs
+    _square_matrices(a, "MatrixTriangularSolve")
+    tri = np.tril(a) if attrs.get("lower", True) else np.triu(a)
+    if attrs.get("adjoint"):
+        tri = _adjoint(tri)
+    return _linalg(lambda m: np.linalg.solve(m, widen(b)), tri).astype(b.dtype, copy=False)
+
+
+@op("Diag", outputs=("output",), description="a tensor with the input on its diagonal")
+def _diag(ctx, inputs, attrs):
+    d = inputs[0]
+    check_alloc(ctx, d.shape * 2, d.dtype)
+    out = np.zeros((d.size, d.size), dtype=d.dtype)
+    out[np.arange(d.size), np.arange(d.size)] = d.reshape(-1)
+    return out.reshape(d.shape * 2)
+
+
+@op("DiagPart", outputs=("diagonal",), description="the diagonal of a tensor made by Diag")
+def _diag_part(ctx, inputs, attrs):
+    x = inputs[0]
+    half = x.ndim // 2
+    if x.ndim % 2 or x.shape[:half] != x.shape[half:]:
+        raise ExecutionError(f"DiagPart needs a shape like [a, b, a, b], got "
+                             f"{shape_text(x.shape)}")
+    n = int(np.prod(x.shape[:half]))
+    return x.reshape(n, n)[np.arange(n), np.arange(n)].reshape(x.shape[:half])
+
+
+# ------------------------------------------------------------- complex numbers, FFT
+
+_REAL_OF = {np.dtype(np.complex64): np.dtype(np.float32),
+            np.dtype(np.complex128): np.dtype(np.float64)}
+
+
+def _real_part(name, fn, description):
+    def k(ctx, inputs, attrs):
+        x = inputs[0]
+        return np.asarray(fn(x)).astype(np_dtype(attrs.get("Tout", 1)) if x.dtype.kind == "c"
+                                         else x.dtype)
+    op(name, outputs=("output" if name != "ComplexAbs" else "y",), defaults={"Tout": 1, "T": 8},
+       description=description)(k)
+
+
+_real_part("Real", np.real, "the real part of complex numbers")
+_real_part("Imag", np.imag, "the imaginary part of complex numbers")
+_real_part("ComplexAbs", np.abs, "the magnitude of complex numbers")
+_real_part("Angle", np.angle, "the phase angle of complex numbers")
+
+
+@op("Complex", outputs=("out",), defaults={"Tout": 8, "T": 1},
+    description="makes complex numbers from real and imaginary parts")
+def _complex(ctx, inputs, attrs):
+    re_, im = inputs
+    broadcast_shape(re_, im)
+    return (re_ + 1j * im).astype(np_dtype(attrs.get("Tout", 8)))
+
+
+@op("Conj", outputs=("output",), defaults={"T": 8}, description="the complex conjugate")
+def _conj(ctx, inputs, attrs):
+    return np.conj(inputs[0])
+
+
+def _fft(name, fn, ndim, description, real_in=False, real_out=False):
+    def k(ctx, inputs, attrs):
+        x = inputs[0]
+        axes = tuple(range(-ndim, 0))
+        if real_in or real_out:
+            lengths = as_ints(inputs[1])
+            r = fn(x, s=lengths, axes=axes)
+        else:
+            r = fn(x, axes=axes)
+        if real_out:
+            return r.astype(np_dtype(attrs.get("Treal", 1)))
+        if real_in:
+            return r.astype(np_dtype(attrs.get("Tcomplex", 8)))
+        return r.astype(x.dtype)
+    defaults = {"Treal": 1, "Tcomplex": 8} if (real_in or real_out) else {"Tcomplex": 8}
+    op(name, outputs=("output",), defaults=defaults, description=description)(k)
+
+
+for _n, _nd in (("", 1), ("2D", 2), ("3D", 3)):
+    _fft("FFT" + _n, np.fft.fftn, _nd, f"the {_nd}-D discrete Fourier transform of the "
+         f"innermost axes")
+    _fft("IFFT" + _n, np.fft.ifftn, _nd, f"the inverse {_nd}-D discrete Fourier transform")
+    _fft("RFFT" + _n, np.fft.rfftn, _nd, f"the {_nd}-D Fourier transform of a real signal",
+         real_in=True)
+    _fft("IRFFT" + _n, np.fft.irfftn, _nd, f"the inverse of RFFT{_n}: back to a real signal",
+         real_out=True)

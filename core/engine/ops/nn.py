@@ -343,13 +343,6 @@ def _conv2d_backprop_input(ctx, inputs, attrs):
     return _conv_backprop_input(ctx, sizes, f, dy, attrs)
 
 
-@op("Conv2DBackpropInputV2", outputs=("output",), defaults=_CONV_DEFAULTS,
-    description="a transposed convolution given an input-shaped tensor instead of its shape")
-def _conv2d_backprop_input_v2(ctx, inputs, attrs):
-    x, f, dy = inputs
-    return _conv_backprop_input(ctx, np.asarray(x.shape), f, dy, attrs)
-
-
 # ----------------------------------------------------------------------------- pooling
 
 

@@ -124,9 +124,10 @@ def test_kernel_matches_tensorflow(index):
         if case["random"]:
             _check_random(case["op"], got, case)
             continue
-        if exp.dtype.kind == "f" or exp.dtype == ml_dtypes.bfloat16:
+        if exp.dtype.kind in "fc" or exp.dtype == ml_dtypes.bfloat16:
             rtol, atol = _tolerance(exp.dtype)
-            np.testing.assert_allclose(got.astype(np.float64), exp.astype(np.float64),
+            wide = np.complex128 if exp.dtype.kind == "c" else np.float64
+            np.testing.assert_allclose(got.astype(wide), exp.astype(wide),
                                        rtol=rtol, atol=atol, equal_nan=True)
         else:
             np.testing.assert_array_equal(got, exp)
