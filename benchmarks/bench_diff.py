@@ -74,6 +74,7 @@ def child_numpy(directory: str) -> dict:
     fa = os.path.join(directory, "a.data-00000-of-00001")
     fb = os.path.join(directory, "b.data-00000-of-00001")
     base = _maxrss_mib()
+    cpu = _cpu()
     t = time.perf_counter()
     ma = np.memmap(fa, dtype=np.uint8, mode="r")
     mb = np.memmap(fb, dtype=np.uint8, mode="r")
@@ -85,19 +86,29 @@ def child_numpy(directory: str) -> dict:
         j = min(n, i + chunk)
         np.subtract(xb[i:j], xa[i:j], out=out[:j - i])
     seconds = time.perf_counter() - t
-    return {"seconds": seconds, "rss_mib": _maxrss_mib(), "rss_before_mib": base,
-            "bytes": 8 * n}
+    return {"seconds": seconds, "cpu": _cpu() - cpu, "rss_mib": _maxrss_mib(),
+            "rss_before_mib": base, "bytes": 8 * n}
+
+
+def _cpu() -> float:
+    import resource
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def child_tensorloupe(directory: str, workers: int | None) -> dict:
     sys.path.insert(0, str(ROOT))
+    # Modules load before the clock starts, as numpy and TensorFlow do in the other children.
+    import core.checkpoint  # noqa: F401
     from core.compare import CHANGED, IDENTICAL, compare
+    from protos import tensor_bundle_pb2, trackable_object_graph_pb2  # noqa: F401
     base = _maxrss_mib()
+    cpu = _cpu()
     t = time.perf_counter()
     result = compare(os.path.join(directory, "a"), os.path.join(directory, "b"), workers=workers)
     seconds = time.perf_counter() - t
-    return {"seconds": seconds, "rss_mib": _maxrss_mib(), "rss_before_mib": base,
-            "changed": result.count(CHANGED), "identical": result.count(IDENTICAL),
+    return {"seconds": seconds, "cpu": _cpu() - cpu, "rss_mib": _maxrss_mib(),
+            "rss_before_mib": base, "changed": result.count(CHANGED), "identical": result.count(IDENTICAL),
             "bytes": 2 * sum(v.nbytes for v in result.variables)}
 
 
@@ -105,6 +116,7 @@ def child_tf_read(directory: str) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
     base = _maxrss_mib()
+    cpu = _cpu()
     t = time.perf_counter()
     total = 0
     ra = tf.train.load_checkpoint(os.path.join(directory, "a"))
@@ -114,7 +126,8 @@ def child_tf_read(directory: str) -> dict:
         y = rb.get_tensor(key)
         total += x.nbytes + y.nbytes
     seconds = time.perf_counter() - t
-    return {"seconds": seconds, "rss_mib": _maxrss_mib(), "rss_before_mib": base, "bytes": total}
+    return {"seconds": seconds, "cpu": _cpu() - cpu, "rss_mib": _maxrss_mib(),
+            "rss_before_mib": base, "bytes": total}
 
 
 # ---------------------------------------------------------------- driver
@@ -194,12 +207,16 @@ def main() -> int:
 
     med = {n: statistics.median(r["seconds"] for r in rs) for n, rs in results.items()}
     rss = {n: max(r["rss_mib"] for r in rs) for n, rs in results.items()}
+    cpu = {n: statistics.median(r["cpu"] for r in rs) for n, rs in results.items()}
     nbytes = results["numpy"][-1]["bytes"]
     print()
-    print(f"{'method':22s} {'median s':>9s} {'GiB/s':>7s} {'peak RSS MiB':>13s}")
+    print(f"{'method':22s} {'median s':>9s} {'best s':>7s} {'GiB/s':>7s} {'CPU s':>7s} "
+          f"{'peak RSS MiB':>13s}")
     for n in methods:
         gib = results[n][-1]["bytes"] / (1 << 30)
-        print(f"{n:22s} {med[n]:9.3f} {gib / med[n]:7.2f} {rss[n]:13.0f}")
+        best = min(r["seconds"] for r in results[n])
+        print(f"{n:22s} {med[n]:9.3f} {best:7.3f} {gib / med[n]:7.2f} {cpu[n]:7.3f} "
+              f"{rss[n]:13.0f}")
     vs_numpy = med["numpy"] / med["tensorloupe"]
     vs_tf = med["tf_read"] / med["tensorloupe"]
     print()
@@ -209,7 +226,8 @@ def main() -> int:
           f"(target >= 2.5: {'ok' if vs_tf >= 2.5 else 'MISSED'})")
     print(f"tensorloupe peak RSS: {rss['tensorloupe']:.0f} MiB for {size / (1 << 20):.0f} MiB of "
           f"checkpoints ({rss['tensorloupe'] / (size / (1 << 20)) * 100:.1f}%)")
-    print(f"(data bytes compared per run: {nbytes / (1 << 30):.2f} GiB)")
+    print(f"(data bytes compared per run: {nbytes / (1 << 30):.2f} GiB; load average while "
+          f"measuring: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
     if created and not args.keep:
         shutil.rmtree(directory)
     return 0

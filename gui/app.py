@@ -34,6 +34,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--graph", action="store_true",
                         help="show the graph view of PATH: --select names the signature or "
                              "function (\"serve > serving_default\"), default serving_default")
+    # issue 6 hook: --compare (see gui/panels/compare.py show_compare)
+    parser.add_argument("--compare", nargs="+", metavar="CHECKPOINT",
+                        help="compare checkpoints: two, several, or one training directory "
+                             "(--select VARIABLE selects a variable)")
     # issue 5 hook: --run (see gui/panels/run.py run_selected)
     parser.add_argument("--run", action="store_true",
                         help="run the selected signature with default inputs (random values "
@@ -68,6 +72,9 @@ def split_select(text: str | None) -> list[str]:
 def main(args) -> int:
     size = parse_size(args.size)
     labels = split_select(args.select)
+    if getattr(args, "compare", None):  # issue 6 hook
+        from .panels.compare import show_compare
+        return show_compare(args.compare, args.screenshot, size, select=args.select)
     if getattr(args, "graph", False):
         from .panels.graph import show_graph
         target = args.paths[0] if args.paths else (demo_paths() or [None])[0]

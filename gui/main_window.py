@@ -119,6 +119,9 @@ class MainWindow(QMainWindow):
                            triggered=self.ask_open_folder)
         file_menu.addAction(open_file)
         file_menu.addAction(open_dir)
+        from .panels.compare import ask_compare  # issue 6 hook: the comparison window
+        file_menu.addAction(QAction("Co&mpare Checkpoints…", self, shortcut=QKeySequence("Ctrl+D"),
+                                    triggered=lambda: ask_compare(self)))
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addAction(QAction("&Close Document", self, shortcut=QKeySequence.Close,
@@ -286,7 +289,8 @@ class MainWindow(QMainWindow):
             self.tree.expand(parent)
             parent = parent.parent()
         self.tree.setCurrentIndex(proxy_index)
-        if node.kind in (N.GROUP, N.META_GRAPH) + N.DOCUMENT_KINDS:
+        if node.may_have_children():
+            # Show what is inside the selected item too (a group's items, a variable's slots).
             self._load_children(node, timeout)
             self.tree.expand(self.proxy.mapFromSource(self.model.index_of(node)))
         self.fit_columns()

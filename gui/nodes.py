@@ -193,17 +193,17 @@ def sum_totals(node: Node) -> None:
         sum_totals(c)
     if node.kind in (GROUP, CHECKPOINT) and node.loaded:
         params = nbytes = 0
-        any_value = False
+        any_param = any_bytes = False
         for c in node.loaded_children():
             if c.kind in (VARIABLE, GROUP, CHECKPOINT) and c.params is not None:
                 params += c.params
-                any_value = True
+                any_param = True
             if c.nbytes is not None:
                 nbytes += c.nbytes + _slot_bytes(c)
-                any_value = True
-        if any_value:
-            node.params = params
-            node.nbytes = nbytes
+                any_bytes = True
+        # Optimizer state is not a parameter count: leave the column empty rather than "0".
+        node.params = params if any_param else None
+        node.nbytes = nbytes if any_bytes else None
 
 
 def _slot_bytes(node: Node) -> int:
@@ -489,8 +489,6 @@ def saved_model_node(sm, label: str) -> Node:
                     detail=f"MetaGraphDef tagged {tags}")
         node.loader = _meta_graph_loader(sm, mg)
         children.append(node)
-    if sm.assets_extra:
-        children.append(_files_group("assets.extra", sm.assets_extra, sm.path / "assets.extra"))
     root.set_children(children)
     return root
 

@@ -213,8 +213,13 @@ def difference(a, b) -> tuple[np.ndarray | None, str]:
     if d.size == 0:
         return d, "empty"
     ad = np.abs(d)
-    return d, f"max |Δ| {np.nanmax(ad):.4g}, mean |Δ| {np.nanmean(ad):.4g}, " \
-              f"{int(np.count_nonzero(d))} of {d.size} values differ"
+    finite = ad[np.isfinite(ad)]
+    same_nan = np.isnan(a.astype(np.float64)) & np.isnan(b.astype(np.float64))
+    changed = int(np.count_nonzero((d != 0) & ~same_nan))
+    if finite.size == 0:
+        return d, f"no finite differences; {changed} of {d.size} values differ"
+    return d, f"max |Δ| {finite.max():.4g}, mean |Δ| {finite.mean():.4g}, " \
+              f"{changed} of {d.size} values differ"
 
 
 # ---------------------------------------------------------------- tf.Example form
@@ -383,7 +388,7 @@ class InputEditor(QFrame):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(120)   # validate as you type, without recomputing per key
-        self._timer.timeout.connect(self.validate)
+        self._timer.timeout.connect(self._validate_slot)
         self.mode_combo.currentIndexChanged.connect(self._on_mode)
         self._on_mode()
 
@@ -727,6 +732,10 @@ class InputEditor(QFrame):
             raise InputError(f"shape {text!r} must be a tuple of sizes such as (2, 7)")
         return tuple(value)
 
+    def _validate_slot(self) -> None:
+        # Qt slots return nothing: PySide6 mishandles the refcount of a returned bool.
+        self.validate()
+
     def validate(self) -> bool:
         """Recompute the value; show it (or the reason it is refused) under the field."""
         self._timer.stop()
@@ -852,8 +861,11 @@ class ScoreChart(pg.PlotWidget):
             text = pg.TextItem(f"{head}\n{s[i]:.3g}", color="#7a3d00", anchor=(0.5, 1.0))
             text.setPos(i, max(float(np.nan_to_num(s[i])), 0.0))
             self.addItem(text)
-        lo = min(0.0, float(np.nanmin(s))) if n else 0.0
-        hi = max(0.0, float(np.nanmax(s))) if n else 1.0
+        ok = s[np.isfinite(s)]
+        lo = min(0.0, float(ok.min())) if ok.size else 0.0
+        hi = max(0.0, float(ok.max())) if ok.size else 1.0
+        if ok.size < n:
+            title += f"  ({n - ok.size} NaN/Inf not drawn)"
         span = (hi - lo) or 1.0
         self.setYRange(lo, hi + 0.28 * span, padding=0)
         self.setXRange(-0.6, n - 0.4, padding=0)
@@ -1269,7 +1281,7 @@ class RunPanel(SignaturePanel):
         layout.addWidget(self.tabs)
         shortcut = QShortcut(QKeySequence("Ctrl+R"), self)
         shortcut.setContext(Qt.WidgetWithChildrenShortcut)
-        shortcut.activated.connect(self.run)
+        shortcut.activated.connect(self._run_slot)
         self.saved_model = None
         self.meta_graph = None
         self.editors: dict[str, InputEditor] = {}
@@ -1294,7 +1306,7 @@ class RunPanel(SignaturePanel):
         self.batch_spin.valueChanged.connect(self._on_batch)
         self.run_button = QPushButton("Run  (Ctrl+R)")
         self.run_button.setStyleSheet("font-weight: bold;")
-        self.run_button.clicked.connect(self.run)
+        self.run_button.clicked.connect(self._run_slot)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.setEnabled(False)
@@ -1552,6 +1564,9 @@ class RunPanel(SignaturePanel):
                 self._show_run_error(exc.message)
 
     # ---- running
+    def _run_slot(self) -> None:
+        self.run()
+
     def run(self) -> Worker | None:
         """Check the inputs, then run the signature in a worker. None when refused."""
         if self.saved_model is None or self.signature is None:

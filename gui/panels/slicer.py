@@ -122,8 +122,8 @@ class SliceSelector(QWidget):
         self._cols.setCurrentIndex(self._col_axis)
         row = 0
         for ax, size in enumerate(self._shape):
-            if ax in (self._row_axis, self._col_axis):
-                continue
+            if ax in (self._row_axis, self._col_axis) or size <= 1:
+                continue  # an axis of length 1 has only index 0: nothing to choose
             label = QLabel(f"axis {ax}:")
             slider = QSlider(Qt.Horizontal)
             slider.setRange(0, max(0, size - 1))

@@ -26,6 +26,12 @@ def _count(n) -> str:
     return format_count(int(n)) if n is not None else "–"
 
 
+def _params(n: int) -> str:
+    """1,234,567  (1.23M); small counts once."""
+    short = format_params(int(n))
+    return f"{_count(n)}  ({short})" if n >= 10_000 else _count(n)
+
+
 def saved_model_rows(sm) -> list[tuple[str, str]]:
     s = dict(sm.summary())
     reader = sm.variables
@@ -40,7 +46,7 @@ def saved_model_rows(sm) -> list[tuple[str, str]]:
             ("functions", _count(s["functions"])),
             ("distinct ops", _count(s["ops"])),
             ("variables", _count(s["variables"])),
-            ("parameters", f"{_count(s['parameters'])}  ({format_params(s['parameters'])})"),
+            ("parameters", _params(s["parameters"])),
             ("variable bytes", format_bytes(s["variable_bytes"])),
             ("size on disk", format_bytes(s["bytes"]))]
     versions = sorted({mg.tf_version for mg in sm.meta_graphs if mg.tf_version})
@@ -76,7 +82,7 @@ def meta_graph_rows(mg) -> tuple[list[tuple[str, str]], list[str]]:
         if reader is not None:
             count, params, nbytes = N.variable_totals(mg, reader)
             rows += [("variables", _count(count)),
-                     ("parameters", f"{_count(params)}  ({format_params(params)})"),
+                     ("parameters", _params(params)),
                      ("variable bytes", format_bytes(nbytes))]
     return rows, mg.ops_used()
 
@@ -85,7 +91,7 @@ def checkpoint_rows(node) -> list[tuple[str, str]]:
     reader = node.payload
     rows = list(node.info)
     if node.params is not None:
-        rows.append(("parameters", f"{_count(node.params)}  ({format_params(node.params)})"))
+        rows.append(("parameters", _params(node.params)))
     if node.nbytes is not None:
         rows.append(("tensor bytes", format_bytes(node.nbytes)))
     header = getattr(reader, "header", None)
@@ -319,7 +325,7 @@ def _summarize(ctx, node):
     kids = node.loaded_children()
     rows.append(("items", _count(len(kids))))
     if node.params is not None:
-        rows.append(("values", f"{_count(node.params)}  ({format_params(node.params)})"))
+        rows.append(("values", _params(node.params)))
     if node.nbytes is not None:
         rows.append(("bytes", format_bytes(node.nbytes)))
     return rows, []

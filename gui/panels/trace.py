@@ -12,8 +12,8 @@ import numpy as np
 from PySide6.QtCore import (QAbstractItemModel, QModelIndex, QPersistentModelIndex,
                             QSortFilterProxyModel, Qt, Signal)
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QPushButton, QSplitter, QStackedWidget,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFrame, QHBoxLayout, QHeaderView,
+                               QLabel, QLineEdit, QPushButton, QScrollArea, QSplitter, QStackedWidget,
                                QTreeView, QVBoxLayout, QWidget)
 
 from .tensor import TensorPanel
@@ -82,7 +82,13 @@ class TraceItem:
 
 
 def scope_of(name: str) -> str:
-    return name.rsplit("/", 1)[0] if "/" in name else ""
+    """The layer-level name scope: at most the first two parts of the node's path
+    (``functional_1/block_3_expand`` of ``functional_1/block_3_expand/Conv2D/ReadVariableOp``),
+    so that a layer's nodes stay together in one group."""
+    parts = name.split("/")
+    if len(parts) <= 1:
+        return ""
+    return "/".join(parts[:min(2, len(parts) - 1)])
 
 
 def build_tree(records, grouped: bool = True) -> tuple[TraceItem, TraceItem | None]:
@@ -196,17 +202,17 @@ class TraceModel(QAbstractItemModel):
             if it.kind == "function":
                 return {COL_NAME: f"ƒ {it.label}", COL_OP: "function call",
                         COL_TIME: f"{it.seconds * 1000:.2f}",
-                        COL_FLAG: "⚠" if it.bad else "",
-                        COL_INDEX: str(self._count(it))}.get(col)
+                        COL_FLAG: "⚠" if it.bad else ""}.get(col)
             if it.kind == "scope":
-                return {COL_NAME: it.label + "/", COL_TIME: f"{it.seconds * 1000:.2f}",
-                        COL_FLAG: "⚠" if it.bad else "",
-                        COL_INDEX: str(self._count(it))}.get(col)
+                return {COL_NAME: it.label.rsplit("/", 1)[-1] + "/", COL_TIME: f"{it.seconds * 1000:.2f}",
+                        COL_FLAG: "⚠" if it.bad else ""}.get(col)
             if col == COL_INDEX:
                 return str(it.order + 1)
             if col == COL_NAME:
-                return rec.name.rsplit("/", 1)[-1] if it.parent is not None and \
-                    it.parent.kind == "scope" else rec.name
+                if it.parent is not None and it.parent.kind == "scope" and \
+                        rec.name.startswith(it.parent.label + "/"):
+                    return rec.name[len(it.parent.label) + 1:]
+                return rec.name
             if col == COL_OP:
                 return rec.op
             if col == COL_SHAPE:
@@ -227,7 +233,10 @@ class TraceModel(QAbstractItemModel):
                 where = " › ".join(rec.function_path) if rec.function_path else "the graph"
                 return f"{rec.name}\n{rec.op}: {d or '(no description)'}\nin {where}"
             if it.kind == "function":
-                return f"the body of function {it.label}, called by a StatefulPartitionedCall"
+                return (f"the body of function {it.label}, called by a StatefulPartitionedCall "
+                        f"({self._count(it)} nodes)")
+            if it.kind == "scope":
+                return f"name scope {it.label}/ ({self._count(it)} nodes)"
             return None
         if role == Qt.BackgroundRole:
             if it.first_bad:
@@ -306,8 +315,8 @@ class TracePanel(QWidget):
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
         header = self.view.header()
         header.setStretchLastSection(True)
-        for col, width in ((COL_INDEX, 60), (COL_NAME, 230), (COL_OP, 150), (COL_SHAPE, 110),
-                           (COL_DTYPE, 70), (COL_TIME, 60), (COL_FLAG, 60)):
+        for col, width in ((COL_INDEX, 70), (COL_NAME, 210), (COL_OP, 150), (COL_SHAPE, 110),
+                           (COL_DTYPE, 60), (COL_TIME, 55), (COL_FLAG, 60)):
             header.resizeSection(col, width)
         header.setSectionResizeMode(QHeaderView.Interactive)
         self.view.selectionModel().currentChanged.connect(self._on_current)
@@ -328,10 +337,18 @@ class TracePanel(QWidget):
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(self.output_combo, 0, Qt.AlignLeft)
         ll.addWidget(self.lower, 1)
+        # In a scroll area, so that the tensor panel's minimum height never squeezes the table.
+        lower_scroll = QScrollArea()
+        lower_scroll.setWidgetResizable(True)
+        lower_scroll.setFrameShape(QFrame.NoFrame)
+        lower_box.setMinimumHeight(380)
+        lower_scroll.setWidget(lower_box)
         split = QSplitter(Qt.Vertical)
         split.addWidget(self.view)
-        split.addWidget(lower_box)
-        split.setSizes([380, 420])
+        split.addWidget(lower_scroll)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setSizes([300, 500])
         self.splitter = split
         layout = QVBoxLayout(self)
         layout.addLayout(top)

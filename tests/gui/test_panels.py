@@ -158,13 +158,13 @@ def test_signature_panel_matches_saved_model_cli(window, fixtures_dir):
 def test_asset_panel_previews_text_and_binary(window, fixtures_dir, idle):
     root = fixtures_dir / "saved_models" / "half_plus_two"
     open_document(window, root)
-    window.select_path(["assets.extra", "notes.txt"])
+    window.select_path(["serve", "assets.extra", "notes.txt"])
     idle()
     panel = window.current_panel()
     assert isinstance(panel, AssetPanel)
     assert panel.mode == "text"
     assert panel.text.toPlainText() == (root / "assets.extra" / "notes.txt").read_text()
-    window.select_path(["assets.extra", "tf_serving_warmup_requests"])
+    window.select_path(["serve", "assets.extra", "tf_serving_warmup_requests"])
     idle()
     data = (root / "assets.extra" / "tf_serving_warmup_requests").read_bytes()
     assert panel.mode == "hex"

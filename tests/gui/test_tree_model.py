@@ -95,7 +95,7 @@ def test_saved_model_tree_matches_tensorflow(window, fixtures_dir):
     assert inputs[0].shape == re.findall(r"shape: (.+)", text)[0]
     assert sig.dtype == re.search(r"Method name is: (\S+)", text).group(1).rsplit("/", 1)[-1]
     # assets.extra files are listed with their sizes.
-    extra = doc.find_child("assets.extra")
+    extra = doc.find_child("serve").find_child("assets.extra")
     on_disk = sorted(p.name for p in (root / "assets.extra").iterdir())
     assert sorted(c.label for c in extra.children()) == on_disk
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import functools
 import math as _pymath
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import ml_dtypes
 import numpy as np
@@ -96,6 +99,56 @@ def check_alloc(ctx, shape, dtype) -> None:
     guard = getattr(ctx, "check_alloc", None)
     if guard is not None:
         guard(n * size)
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+# Threads for big elementwise and depthwise kernels; TENSORLOUPE_THREADS=1 turns them off.
+_WORKERS = max(1, min(int(os.environ.get("TENSORLOUPE_THREADS", 0)) or os.cpu_count() or 1, 8))
+
+
+def run_split(n: int, fn, work: int = 1 << 30) -> None:
+    """Call ``fn(begin, end)`` on consecutive slices of ``range(n)``, one per CPU core.
+
+    numpy releases the GIL inside its loops, so big kernels use every core the way
+    TensorFlow's thread pool does. One slice runs on the calling thread. ``work`` (in
+    elements) below _PARALLEL_MIN runs everything on the calling thread: waking threads
+    costs more than small kernels."""
+    global _POOL
+    k = min(_WORKERS, n) if work >= _PARALLEL_MIN else 1
+    if k < 2:
+        fn(0, n)
+        return
+    if _POOL is None:
+        with _POOL_LOCK:
+            if _POOL is None:
+                _POOL = ThreadPoolExecutor(_WORKERS - 1, thread_name_prefix="tl-kernel")
+    bounds = [n * i // k for i in range(k + 1)]
+    futures = [_POOL.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
+    fn(bounds[0], bounds[1])
+    for f in futures:
+        f.result()
+
+
+_PARALLEL_MIN = 1 << 19          # elements; below this one thread is faster
+
+
+def parallel_ufunc(ufunc, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """ufunc(x, y) with broadcasting, split along the output's first axis across cores."""
+    shape = np.broadcast_shapes(x.shape, y.shape)
+    size = 1
+    for d in shape:
+        size *= d
+    if size < _PARALLEL_MIN or _WORKERS < 2 or shape[0] < 2:
+        return ufunc(x, y)
+    out = np.empty(shape, dtype=np.result_type(x, y))
+    rank = len(shape)
+
+    def part(a, b, e):
+        return a[b:e] if a.ndim == rank and a.shape[0] == shape[0] else a
+
+    run_split(shape[0], lambda b, e: ufunc(part(x, b, e), part(y, b, e), out=out[b:e]))
+    return out
 
 
 # ------------------------------------------------------------------- unary elementwise
@@ -311,12 +364,16 @@ def _xdivy(x, y):
 
 def _binary(names, fn, description, out_bool=False, inputs=("x", "y"), output="z",
             defaults=None):
+    threaded = fn in (np.add, np.subtract, np.multiply, np.maximum, np.minimum)
+
     def k(ctx, args, attrs):
         x, y = args[0], args[1]
         if x.shape != y.shape:
             broadcast_shape(x, y)
         if x.dtype != y.dtype and not out_bool:
             y = y.astype(x.dtype)
+        if threaded and x.dtype.kind == "f" and x.dtype.type not in _LOW_TYPES:
+            return parallel_ufunc(fn, x, y)
         r = fn(widen(x), widen(y))
         return np.asarray(r).astype(np.bool_ if out_bool else x.dtype, copy=False)
     op(*names, outputs=(output,), defaults=defaults, description=description)(k)

@@ -8,13 +8,15 @@ over the few kernel taps (9 for a 3x3 kernel), never over pixels.
 from __future__ import annotations
 
 import itertools
+import threading
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ...errors import ExecutionError
 from ..registry import np_dtype
-from .math import F32, as_ints, is_int, op, shape_text, widen
+from .array import pad_constant
+from .math import F32, as_ints, op, run_split, shape_text, widen
 
 # ----------------------------------------------------------------------- activations
 
@@ -26,10 +28,16 @@ def _activation(name, fn, description, defaults=None):
     op(name, outputs=("activations",), defaults=defaults, description=description)(k)
 
 
-_activation("Relu", lambda x, a: np.maximum(x, np.zeros((), x.dtype)),
+def _clip_low(x, hi):
+    # np.clip with two bounds is one SIMD pass; np.maximum alone is about twice as slow.
+    if x.dtype.kind == "f":
+        return np.clip(x, x.dtype.type(0), x.dtype.type(hi))
+    return np.clip(x, 0, np.iinfo(x.dtype).max if hi == np.inf else hi).astype(x.dtype)
+
+
+_activation("Relu", lambda x, a: _clip_low(x, np.inf),
             "keeps positive values and replaces negative ones with 0")
-_activation("Relu6", lambda x, a: np.minimum(np.maximum(x, np.zeros((), x.dtype)),
-                                             np.asarray(6, x.dtype)),
+_activation("Relu6", lambda x, a: _clip_low(x, 6),
             "like Relu but also caps values at 6 (used by MobileNet)")
 _activation("Elu", lambda x, a: np.where(x < 0, np.expm1(x), x),
             "x for positive values, e^x - 1 for negative ones (a smooth Relu)")
@@ -159,7 +167,7 @@ def conv_geometry(in_sizes, k_sizes, strides, dilations, padding, explicit, nchw
 def _pad_spatial(x, pads, value=0):
     if not any(a or b for a, b in pads):
         return x
-    return np.pad(x, [(0, 0)] + list(pads) + [(0, 0)], constant_values=value)
+    return pad_constant(x, [(0, 0)] + list(pads) + [(0, 0)], value)
 
 
 def _windows(xp, k_sizes, strides, dilations, outs):
@@ -201,17 +209,28 @@ def conv_nd(x, f, strides, dilations, pads, outs):
     # im2col a few images at a time (bounded memory): one strided copy per kernel tap
     # into a (positions, taps, channels) matrix, then one matmul.
     step = max(1, _IM2COL_BYTES // max(1, per_image * ksz * c * x.itemsize))
-    buf = np.empty((min(step, n),) + tuple(outs) + tuple(k_sizes) + (c,), dtype=x.dtype)
+    buf = _scratch((min(step, n),) + tuple(outs) + tuple(k_sizes) + (c,), x.dtype)
     lead = (slice(None),) * (nd + 1)
     for b in range(0, n, step):
         e = min(n, b + step)
-        xp = _pad_spatial(x[b:e], pads)
+        xp = np.ascontiguousarray(_pad_spatial(x[b:e], pads))
         cols = buf[:e - b]
-        for tap in itertools.product(*(range(k) for k in k_sizes)):
-            src = (slice(None),) + tuple(
-                slice(t * d, t * d + (o - 1) * s + 1, s)
-                for t, d, o, s in zip(tap, dilations, outs, strides))
-            cols[lead + tap] = xp[src]
+        if dilations[-1] == 1:
+            # The taps of the last spatial axis and the channels are one contiguous run
+            # of the input: copy them together from a strided view.
+            st = xp.strides
+            view = as_strided(
+                xp, (e - b,) + tuple(outs) + tuple(k_sizes[:-1]) + (k_sizes[-1] * c,),
+                (st[0],) + tuple(st[1 + i] * strides[i] for i in range(nd)) +
+                tuple(st[1 + i] * dilations[i] for i in range(nd - 1)) + (st[-1],),
+                writeable=False)
+            np.copyto(cols.reshape(view.shape), view)
+        else:
+            for tap in itertools.product(*(range(k) for k in k_sizes)):
+                src = (slice(None),) + tuple(
+                    slice(t * d, t * d + (o - 1) * s + 1, s)
+                    for t, d, o, s in zip(tap, dilations, outs, strides))
+                cols[lead + tap] = xp[src]
         patches = cols.reshape((e - b) * per_image, -1)
         if groups == 1:
             np.matmul(patches, fmat, out=out[b:e].reshape(-1, cout))
@@ -224,7 +243,19 @@ def conv_nd(x, f, strides, dilations, pads, outs):
 
 
 _IM2COL_BYTES = 1 << 23   # bounds the patch matrix's memory
-_CHUNK_BYTES = 1 << 21    # depthwise working set: measured fastest at a few images
+_SCRATCH = threading.local()
+
+
+def _scratch(shape, dtype) -> np.ndarray:
+    """A reusable per-thread work buffer (fresh large arrays cost page faults each call)."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    raw = getattr(_SCRATCH, "buf", None)
+    if raw is None or raw.size < nbytes:
+        raw = np.empty(max(nbytes, 1), np.uint8)
+        _SCRATCH.buf = raw
+    return raw[:nbytes].view(dtype).reshape(shape)
+_CHUNK_BYTES = 3 << 17    # depthwise output per step: 256-512 KiB measured fastest
 
 
 def _conv(ctx, inputs, attrs, nd):
@@ -282,24 +313,68 @@ def _depthwise(ctx, inputs, attrs):
     n = xl.shape[0]
     oh, ow = outs
     (sh, sw), (dh, dw) = strides, dil
+    padded = (oh + (kh - 1) * dh) * (ow + (kw - 1) * dw)
+    if (sh, sw) == (1, 1) and mult == 1 and n and oh and ow and padded < 1.4 * oh * ow:
+        # (small images waste too much on their borders in the flat form)
+        out = _depthwise_flat(xw, fw[:, :, :, 0], pads, dil, outs)
+        return _from_channels_last(out.astype(x.dtype, copy=False), nchw)
     out = np.empty((n, oh, ow, c, mult), dtype=np.result_type(xw.dtype, fw.dtype))
-    # A few images at a time (the working set stays in cache); one multiply-add per tap.
+    # A few images at a time (the working set stays in cache); one multiply-add per tap;
+    # the batch is shared among the CPU cores.
     step = max(1, _CHUNK_BYTES // max(1, oh * ow * c * mult * 4))
-    tmp = np.empty((min(step, n), oh, ow, c, mult), dtype=out.dtype)
-    for b in range(0, n, step):
-        e = min(n, b + step)
-        xp = _pad_spatial(xw[b:e], pads)[..., None]
-        acc, t = out[b:e], tmp[:e - b]
-        for t_i, (i, j) in enumerate(itertools.product(range(kh), range(kw))):
-            tap = xp[:, i * dh: i * dh + (oh - 1) * sh + 1: sh,
-                     j * dw: j * dw + (ow - 1) * sw + 1: sw]
-            if t_i == 0:
-                np.multiply(tap, fw[i, j], out=acc)
-            else:
-                np.multiply(tap, fw[i, j], out=t)
-                acc += t
+
+    def work(first, last):
+        tmp = np.empty((min(step, last - first), oh, ow, c, mult), dtype=out.dtype)
+        for b in range(first, last, step):
+            e = min(last, b + step)
+            xp = _pad_spatial(xw[b:e], pads)[..., None]
+            acc, t = out[b:e], tmp[:e - b]
+            for t_i, (i, j) in enumerate(itertools.product(range(kh), range(kw))):
+                tap = xp[:, i * dh: i * dh + (oh - 1) * sh + 1: sh,
+                         j * dw: j * dw + (ow - 1) * sw + 1: sw]
+                if t_i == 0:
+                    np.multiply(tap, fw[i, j], out=acc)
+                else:
+                    np.multiply(tap, fw[i, j], out=t)
+                    acc += t
+    if n:
+        run_split(n, work, out.size)
     out = out.reshape(n, oh, ow, c * mult).astype(x.dtype, copy=False)
     return _from_channels_last(out, nchw)
+
+
+def _depthwise_flat(x, f, pads, dil, outs):
+    """Stride-1 depthwise convolution on the flattened padded batch.
+
+    With the padded images laid end to end, kernel tap (i, j) is the same flat offset
+    for every output position, so each tap is one multiply-add of two long contiguous
+    runs (the filter row tiled to match): the fastest loops numpy has. Positions whose
+    window crosses a row or image edge are computed too and cropped away at the end."""
+    n, c = x.shape[0], x.shape[-1]
+    kh, kw = f.shape[:2]
+    xp = np.ascontiguousarray(_pad_spatial(x, pads))
+    hp, wp = xp.shape[1:3]
+    flat = xp.reshape(-1)
+    offsets = [(i * dil[0] * wp + j * dil[1]) * c for i in range(kh) for j in range(kw)]
+    positions = n * hp * wp - offsets[-1] // c
+    seg = max(1024, (1 << 16) // c)                # positions per step (~256 KiB)
+    taps = [np.tile(f[i, j], min(seg, positions)) for i in range(kh) for j in range(kw)]
+    acc = np.empty(n * hp * wp * c, dtype=np.result_type(x.dtype, f.dtype))
+
+    def work(first, last):
+        tmp = np.empty(seg * c, dtype=acc.dtype)
+        for s in range(first, last):
+            a, b = s * seg * c, min((s + 1) * seg, positions) * c
+            out = acc[a:b]
+            t = tmp[:b - a]
+            for k, off in enumerate(offsets):
+                if k == 0:
+                    np.multiply(flat[a + off:b + off], taps[k][:b - a], out=out)
+                else:
+                    np.multiply(flat[a + off:b + off], taps[k][:b - a], out=t)
+                    out += t
+    run_split(-(-positions // seg), work, acc.size)
+    return np.ascontiguousarray(acc.reshape(n, hp, wp, c)[:, :outs[0], :outs[1]])
 
 
 def _conv_backprop_input(ctx, in_shape, f, dy, attrs):
@@ -515,8 +590,6 @@ def _in_top_k_v1(ctx, inputs, attrs):
     pred, targets = inputs
     return _in_top_k(pred, targets, int(attrs["k"]))
 
-
-_ = is_int
 
 
 # ------------------------------------------------------------------------ image resize

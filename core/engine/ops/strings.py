@@ -16,7 +16,7 @@ import numpy as np
 
 from ...errors import ExecutionError, UnsupportedError
 from ..registry import np_dtype
-from .math import as_ints, broadcast_shape, op, reduction_axes, shape_text
+from .math import broadcast_shape, op, reduction_axes, shape_text
 
 
 def _strings(x) -> np.ndarray:
@@ -435,8 +435,6 @@ def _static_regex_replace(ctx, inputs, attrs):
                     attrs.get("replace_global", True))
 
 
-_ = as_ints
-
 
 # ------------------------------------------------------------- fingerprint hashing
 # TensorFlow buckets strings with farmhash's Fingerprint64 (the "na" variant of
@@ -531,7 +529,6 @@ def fingerprint64(b: bytes) -> int:
         return _medium(b)
     if n <= 64:
         return _long33(b)
-    kmul = 0x9DDFEA08EB382D69
     x = 81
     y = (81 * _K1 + 113) & _M64
     z = (_mix((y * _K2 + 113) & _M64) * _K2) & _M64
@@ -567,7 +564,6 @@ def fingerprint64(b: bytes) -> int:
     v = _weak32(b, s, (v[1] * mul) & _M64, (x + w[0]) & _M64)
     w = _weak32(b, s + 32, (z + w[1]) & _M64, (y + _u64(b, s + 16)) & _M64)
     z, x = x, z
-    del kmul
     return _pair_hash((_pair_hash(v[0], w[0], mul) + _mix(y) * _K0 + z) & _M64,
                       (_pair_hash(v[1], w[1], mul) + x) & _M64, mul)
 
