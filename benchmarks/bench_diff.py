@@ -133,6 +133,27 @@ def child_tf_read(directory: str) -> dict:
 # ---------------------------------------------------------------- driver
 
 
+def _parallel_probe() -> float:
+    """How many cores this process really gets now: speed-up of 2 threads of numpy work."""
+    import threading
+    import numpy as np
+    a = np.random.default_rng(0).random(1 << 21)
+
+    def work():
+        for _ in range(40):
+            np.sqrt(a)
+    t = time.perf_counter()
+    work()
+    one = time.perf_counter() - t
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return 2 * one / (time.perf_counter() - t)
+
+
 def _run_child(python: str, mode: str, directory: str, extra: list[str] | None = None) -> dict:
     cmd = [python, __file__, "--child", mode, "--dir", directory, *(extra or [])]
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
@@ -227,7 +248,8 @@ def main() -> int:
     print(f"tensorloupe peak RSS: {rss['tensorloupe']:.0f} MiB for {size / (1 << 20):.0f} MiB of "
           f"checkpoints ({rss['tensorloupe'] / (size / (1 << 20)) * 100:.1f}%)")
     print(f"(data bytes compared per run: {nbytes / (1 << 30):.2f} GiB; load average while "
-          f"measuring: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
+          f"measuring: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; two threads of numpy "
+          f"work ran {_parallel_probe():.2f}x as fast as one)")
     if created and not args.keep:
         shutil.rmtree(directory)
     return 0

@@ -495,8 +495,18 @@ def _plain(dt: np.dtype) -> np.dtype:
     return dt
 
 
+_WORK_CACHE: dict = {}
+
+
 def work_dtype(da: np.dtype, db: np.dtype) -> np.dtype | None:
     """The dtype chunks are compared in, or None for types compared only for equality."""
+    key = (da, db)
+    if key not in _WORK_CACHE:
+        _WORK_CACHE[key] = _work_dtype(da, db)
+    return _WORK_CACHE[key]
+
+
+def _work_dtype(da: np.dtype, db: np.dtype) -> np.dtype | None:
     pa, pb = _plain(np.dtype(da)), _plain(np.dtype(db))
     kinds = {pa.kind, pb.kind}
     if not kinds <= {"f", "i", "u", "c"}:
@@ -630,8 +640,14 @@ def _open(path_or_reader):
     return open_checkpoint(path_or_reader), True
 
 
+_DTYPE_NAMES: dict = {}
+
+
 def _dtype_name(dt: np.dtype) -> str:
-    return "string" if dt.kind == "O" else dt.name
+    name = _DTYPE_NAMES.get(dt)
+    if name is None:
+        name = _DTYPE_NAMES[dt] = "string" if dt.kind == "O" else dt.name
+    return name
 
 
 def _entry_crc(reader, key: str) -> int | None:
@@ -658,12 +674,24 @@ def _crc_problem(reader, key: str, view: np.ndarray | None) -> str | None:
     crc = 0
     step = 8 << 20
     for i in range(0, raw.shape[0], step):
-        crc = google_crc32c.extend(crc, raw[i:i + step].tobytes())
+        piece = raw[i:i + step]
+        try:
+            crc = google_crc32c.extend(crc, piece)  # a read-only mapped view: no copy
+        except TypeError:
+            crc = google_crc32c.extend(crc, piece.tobytes())
     _drop_pages(view)
     if crc != unmask_crc(stored):
         return (f"{_describe(reader)}: the stored data of {key!r} does not match its crc32c "
                 f"(the data file is damaged)")
     return None
+
+
+def _verify_job(job: "_Job", ra, rb, should_stop) -> list[str]:
+    if should_stop():
+        raise Cancelled()
+    v = job.diff
+    return [p for p in (_crc_problem(ra, v.key_a, job.x if job.mapped else None),
+                        _crc_problem(rb, v.key_b, job.y if job.mapped else None)) if p]
 
 
 def _default_workers() -> int:
@@ -812,22 +840,20 @@ def _compare(ra, rb, keymap, name_filter, include_other, verify, workers, progre
                                           thread_name_prefix="compare")
     try:
         _run(live, pool, should_stop, report)
+        # Checksums that disagree with the bytes mean damage: equal checksums over different
+        # bytes, or different checksums over equal values. --verify checks every tensor.
+        todo = [j for j in live if j.diff.status != FAILED and (
+            j.verify or (j.memcmp and j.diff.status != IDENTICAL)
+            or (j.crc_differ and j.diff.status == IDENTICAL))]
+        futures = [(j, pool.submit(_verify_job, j, ra, rb, should_stop)) for j in todo]
+        for job, fut in futures:
+            problems = fut.result()
+            if problems:
+                job.diff.status, job.diff.error = FAILED, "; ".join(problems)
     finally:
         if own_pool:
             pool.shutdown(wait=True, cancel_futures=True)
     for job in live:
-        v = job.diff
-        # Checksums that disagree with the bytes mean damage: equal checksums over different
-        # bytes, or different checksums over equal values.
-        suspicious = (job.memcmp and v.status != IDENTICAL) or \
-            (job.crc_differ and v.status == IDENTICAL)
-        if v.status != FAILED and (job.verify or suspicious):
-            if should_stop():
-                raise Cancelled()
-            problems = [p for p in (_crc_problem(ra, v.key_a, job.x if job.mapped else None),
-                                    _crc_problem(rb, v.key_b, job.y if job.mapped else None)) if p]
-            if problems:
-                v.status, v.error = FAILED, "; ".join(problems)
         job.x = job.y = None
     if progress is not None:
         progress(total, total)

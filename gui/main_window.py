@@ -176,15 +176,34 @@ class MainWindow(QMainWindow):
         proxy_index = self.proxy.mapFromSource(index)
         self.tree.expand(proxy_index)
         node = self.model.node(index)
-        # The first document: expand its first MetaGraphDef so signatures show at once.
-        if node.kind == N.SAVED_MODEL and self.model.rowCount(index) > 0:
-            first = self.model.index(0, 0, index)
-            self.tree.expand(self.proxy.mapFromSource(first))
+        if node.kind == N.SAVED_MODEL:
+            self._reveal_serving_signature(node)
         if not self.tree.currentIndex().isValid():
             self.tree.setCurrentIndex(proxy_index)
         self.fit_columns()
         if self.filter.text():
             self.set_filter(self.filter.text())
+
+    def _reveal_serving_signature(self, doc: N.Node) -> None:
+        """Open the first MetaGraphDef down to its main signature's inputs and outputs: what
+        someone shipping a model checks first."""
+        kids = doc.loaded_children()
+        if not kids or kids[0].kind != N.META_GRAPH:
+            return
+        chain = [kids[0]]
+        sigs = kids[0].find_child("signatures")
+        if sigs is not None and sigs.children():
+            chain.append(sigs)
+            main = sigs.find_child("serving_default") or next(
+                (c for c in sigs.children() if not c.label.startswith("__")), None)
+            if main is not None:
+                chain.append(main)
+                chain.extend(main.children())
+        for node in chain:
+            index = self.model.index_of(node)
+            if self.model.canFetchMore(index):
+                self.model.fetchMore(index)
+            self.tree.expand(self.proxy.mapFromSource(index))
 
     def fit_columns(self) -> None:
         """Size the columns to what is shown, the name column within reason."""

@@ -102,9 +102,13 @@ def main(args) -> int:
         progress.clear()
     if isinstance(result, Series):
         comparisons = result.consecutive + result.from_first
-        text = json.dumps(result.to_dict(), indent=1) if args.json else _series_text(result, args)
     else:
         comparisons = [result]
+    if args.filter and not any(c.variables for c in comparisons):
+        raise InputError(f"no variable matches --filter {' '.join(args.filter)}")
+    if isinstance(result, Series):
+        text = json.dumps(result.to_dict(), indent=1) if args.json else _series_text(result, args)
+    else:
         text = json.dumps(result.to_dict(), indent=1) if args.json else _pair_text(result, args)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     failures = {v.name for c in comparisons for v in c.failures}

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
 from core import compare as C
 from core.errors import TensorloupeError
 
-from ..workers import run_in_background
+from ..workers import Worker, run_in_background
 from .base import error_label, subtitle_label, title_label
 
 # White plots, as the tensor panel draws them.
@@ -497,6 +497,8 @@ class ComparePanel(QWidget):
         self.table.horizontalHeader().setStretchLastSection(False)
         self.table.setAlternatingRowColors(True)
         self.table.selectionModel().currentRowChanged.connect(self._on_row)
+        self.table.doubleClicked.connect(lambda _i: self._open("b" if self._current is not None
+                                                                 and self._current.key_b else "a"))
         lv.addWidget(self.table, 1)
         self.filter_edit.textChanged.connect(lambda t: self.proxy.set_filter(text=t))
         self.group_box.currentIndexChanged.connect(self._on_group)
@@ -505,6 +507,8 @@ class ComparePanel(QWidget):
         buttons = QHBoxLayout()
         self.open_a = QPushButton("Open in A")
         self.open_b = QPushButton("Open in B")
+        self.open_b.setToolTip("Show this variable of checkpoint B in the tensor panel "
+                               "(double-click a row does the same)")
         self.open_a.clicked.connect(lambda: self._open("a"))
         self.open_b.clicked.connect(lambda: self._open("b"))
         self.open_a.setEnabled(False)
@@ -607,8 +611,21 @@ class ComparePanel(QWidget):
             w.cancel()
 
     def is_busy(self) -> bool:
-        return (self._worker is not None and not self._worker.is_done()) or \
-            any(not w.is_done() for w in self._detail_workers)
+        """Work is pending until its result has been shown (handlers run on this thread)."""
+        return self._worker is not None or bool(self._detail_workers)
+
+    def _detail(self, fn, *args, on_result, on_error, label: str):
+        """Start a detail job; it counts as pending until its handlers have run here."""
+        worker = Worker(fn, *args, label=label)
+        worker.succeeded.connect(on_result)
+        worker.failed.connect(on_error)
+        worker.finished.connect(lambda w=worker: self._untrack(w))
+        self._detail_workers.append(worker)
+        return worker.start()
+
+    def _untrack(self, worker) -> None:
+        if worker in self._detail_workers:
+            self._detail_workers.remove(worker)
 
     # ------------------------------------------------------------ results
     def _on_progress(self, done, total) -> None:
@@ -730,7 +747,6 @@ class ComparePanel(QWidget):
         self._build_slice_controls(v)
         for w in self._detail_workers:
             w.cancel()
-        self._detail_workers = []
         if not v.common or v.status in (C.SHAPE_CHANGED, C.FAILED) \
                 or "string" in (v.dtype_a, v.dtype_b):
             why = {C.SHAPE_CHANGED: "the shapes differ", C.FAILED: v.error or "it failed"}.get(
@@ -744,15 +760,13 @@ class ComparePanel(QWidget):
         a, b = self.comparison.path_a, self.comparison.path_b
         self.histogram.clear_plot("computing…")
         bins = int(min(80, max(10, 2 * math.sqrt(max(1, v.num_elements)))))
-        hist = run_in_background(_histogram_job, a, v.key_a, b, v.key_b, bins, label="Histograms",
-                                 on_result=lambda d, v=v: self._on_histograms(v, d),
-                                 on_error=lambda e: self.histogram.clear_plot(str(e)))
+        self._detail(_histogram_job, a, v.key_a, b, v.key_b, bins, label="Histograms",
+                     on_result=lambda d, v=v: self._on_histograms(v, d),
+                     on_error=lambda e: self.histogram.clear_plot(str(e)))
         index = tuple(s.value() for s in self.slice_spins)
-        diff = run_in_background(_difference_job, a, v.key_a, b, v.key_b, index,
-                                 label="Difference",
-                                 on_result=lambda d, v=v: self._on_difference(v, d),
-                                 on_error=lambda e, v=v: self.difference.clear_plot(str(e)))
-        self._detail_workers = [hist, diff]
+        self._detail(_difference_job, a, v.key_a, b, v.key_b, index, label="Difference",
+                     on_result=lambda d, v=v: self._on_difference(v, d),
+                     on_error=lambda e: self.difference.clear_plot(str(e)))
 
     def _on_histograms(self, v: C.VariableDiff, data: dict) -> None:
         if self._current is not v:
@@ -789,10 +803,9 @@ class ComparePanel(QWidget):
             return
         index = tuple(s.value() for s in self.slice_spins)
         a, b = self.comparison.path_a, self.comparison.path_b
-        w = run_in_background(_difference_job, a, v.key_a, b, v.key_b, index, label="Difference",
-                              on_result=lambda d, v=v: self._on_difference(v, d),
-                              on_error=lambda e: self.difference.clear_plot(str(e)))
-        self._detail_workers.append(w)
+        self._detail(_difference_job, a, v.key_a, b, v.key_b, index, label="Difference",
+                     on_result=lambda d, v=v: self._on_difference(v, d),
+                     on_error=lambda e: self.difference.clear_plot(str(e)))
 
     def _show_drift(self, v: C.VariableDiff) -> None:
         if self.series is None:

@@ -162,6 +162,7 @@ def test_errors_are_one_line_exit_2(capsys, tmp_path):
     assert code == 2 and "mapping file" in err
     for argv in ([VARIANTS / "base"], ["--series", KERAS, VARIANTS / "base"],
                  [VARIANTS / "base", VARIANTS / "changed", "--top", "0"],
+                 [VARIANTS / "base", VARIANTS / "changed", "--filter", "no/such/*"],
                  [VARIANTS / "base", VARIANTS / "changed", "--replace-prefix", "nonsense"]):
         code, out, err = run(capsys, *argv)
         assert code == 2 and err.startswith("tensorloupe diff: error: "), argv

@@ -7,7 +7,6 @@ import math
 import shutil
 import threading
 
-import numpy as np
 import pytest
 
 import core.compare as cmp
@@ -328,3 +327,17 @@ def test_json_form_has_no_nan():
     assert data["summary"]["identical"] == 2 and not data["identical"]
     assert not any(isinstance(x, float) and math.isnan(x)
                    for v in data["variables"] for x in v.values())
+
+
+CHECKPOINTS = DIFF.parent / "checkpoints"
+
+
+@pytest.mark.parametrize("name,prefix", [("dtypes", "all_dtypes"), ("partitioned", "model.ckpt"),
+                                         ("sharded_tf2", "ckpt"), ("sharded_tf1", "model.ckpt")])
+def test_every_dtype_slices_and_shards_compare_with_themselves(name, prefix):
+    """Strings, complex, unsigned, empty tensors, partitioned variables, several shards."""
+    rec = json.loads((CHECKPOINTS / name / "tensorflow.json").read_text())["checkpoints"][prefix]
+    keys_ = [k for k in rec["keys"] if k != "_CHECKPOINTABLE_OBJECT_GRAPH"]
+    result = compare(CHECKPOINTS / name / prefix, CHECKPOINTS / name / prefix, include_other=True)
+    assert sorted(v.key_a for v in result.variables) == keys_
+    assert result.identical and not result.failures

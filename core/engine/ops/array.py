@@ -1266,3 +1266,55 @@ def _linspace(ctx, inputs, attrs):
     out = w0 + np.arange(n, dtype=w0.dtype) * step
     out[-1] = w1
     return out.astype(start.dtype)
+
+
+@op("Bucketize", outputs=("output",),
+    description="the number of boundaries each value is at or above (which bucket it is in)")
+def _bucketize(ctx, inputs, attrs):
+    edges = np.asarray(attrs.get("boundaries", []), dtype=np.float64)
+    if np.any(np.diff(edges) < 0):
+        raise ExecutionError("Expected sorted boundaries")
+    x = inputs[0]
+    return np.searchsorted(edges, widen(x).astype(np.float64), side="right").astype(np.int32)
+
+
+@op("Roll", outputs=("output",), defaults={"Tshift": 3, "Taxis": 3},
+    description="shifts elements along axes, wrapping around at the end")
+def _roll(ctx, inputs, attrs):
+    x, shift, axis = inputs
+    shifts, axes = as_ints(shift), as_ints(axis)
+    if len(shifts) != len(axes):
+        raise ExecutionError(f"shift and axis must have the same size, got {len(shifts)} "
+                             f"and {len(axes)}")
+    if not x.ndim:
+        return x
+    total = [0] * x.ndim
+    for s, a in zip(shifts, axes):
+        total[norm_axis(a, x.ndim)] += s
+    moved = [(s, a) for a, s in enumerate(total) if s]
+    if not moved:
+        return x
+    return np.roll(x, [s for s, _ in moved], axis=[a for _, a in moved])
+
+
+@op("ReverseSequence", outputs=("output",), defaults={"batch_dim": 0, "Tlen": 9},
+    description="reverses the first seq_lengths[i] elements of each sequence in a batch")
+def _reverse_sequence(ctx, inputs, attrs):
+    x, lengths = inputs
+    seq_dim = norm_axis(int(attrs["seq_dim"]), x.ndim)
+    batch_dim = norm_axis(int(attrs.get("batch_dim", 0)), x.ndim)
+    lengths = np.asarray(lengths, np.int64)
+    t = x.shape[seq_dim]
+    if lengths.shape != (x.shape[batch_dim],) or lengths.min(initial=0) < 0 or \
+            lengths.max(initial=0) > t:
+        raise ExecutionError(f"seq_lengths must have one entry per batch row, each in "
+                             f"[0, {t}]")
+    pos = np.arange(t)
+    src = np.where(pos[None, :] < lengths[:, None], lengths[:, None] - 1 - pos[None, :],
+                   pos[None, :])                  # [batch, time]
+    shape = [1] * x.ndim
+    shape[batch_dim], shape[seq_dim] = x.shape[batch_dim], t
+    if batch_dim > seq_dim:
+        src = src.T
+    idx = np.broadcast_to(src.reshape(shape), x.shape)
+    return np.take_along_axis(x, idx, axis=seq_dim)

@@ -104,7 +104,7 @@ def check_alloc(ctx, shape, dtype) -> None:
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 # Threads for big elementwise and depthwise kernels; TENSORLOUPE_THREADS=1 turns them off.
-_WORKERS = max(1, min(int(os.environ.get("TENSORLOUPE_THREADS", 0)) or os.cpu_count() or 1, 8))
+WORKERS = max(1, min(int(os.environ.get("TENSORLOUPE_THREADS", 0)) or os.cpu_count() or 1, 8))
 
 
 def run_split(n: int, fn, work: int = 1 << 30) -> None:
@@ -115,14 +115,14 @@ def run_split(n: int, fn, work: int = 1 << 30) -> None:
     elements) below _PARALLEL_MIN runs everything on the calling thread: waking threads
     costs more than small kernels."""
     global _POOL
-    k = min(_WORKERS, n) if work >= _PARALLEL_MIN else 1
+    k = min(WORKERS, n) if work >= _PARALLEL_MIN else 1
     if k < 2:
         fn(0, n)
         return
     if _POOL is None:
         with _POOL_LOCK:
             if _POOL is None:
-                _POOL = ThreadPoolExecutor(_WORKERS - 1, thread_name_prefix="tl-kernel")
+                _POOL = ThreadPoolExecutor(WORKERS - 1, thread_name_prefix="tl-kernel")
     bounds = [n * i // k for i in range(k + 1)]
     futures = [_POOL.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
     fn(bounds[0], bounds[1])
@@ -131,15 +131,75 @@ def run_split(n: int, fn, work: int = 1 << 30) -> None:
 
 
 _PARALLEL_MIN = 1 << 19          # elements; below this one thread is faster
+_BLAS_DONE = False
+
+
+def configure_blas() -> None:
+    """Run numpy's OpenBLAS on one thread (TENSORLOUPE_BLAS_THREADS=N to choose, 0 to
+    leave it alone), once, the first time a matrix kernel runs.
+
+    Measured on MobileNetV2: with another busy process on the machine, OpenBLAS's
+    own worker threads wait for each other and a batch took 4-7x longer than on one
+    thread; the kernels here split big work across cores themselves (run_split).
+    Does nothing where numpy's BLAS is not a loadable OpenBLAS."""
+    global _BLAS_DONE
+    if _BLAS_DONE:
+        return
+    _BLAS_DONE = True
+    want = int(os.environ.get("TENSORLOUPE_BLAS_THREADS", "1") or 0)
+    if want <= 0:
+        return
+    try:
+        import ctypes
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
+        for path in sorted(paths):
+            lib = ctypes.CDLL(path)
+            for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                         "openblas_set_num_threads64_", "openblas_set_num_threads"):
+                setter = getattr(lib, name, None)
+                if setter is not None:
+                    setter(ctypes.c_int(want))
+                    break
+    except (OSError, ValueError, AttributeError):
+        pass                         # not Linux, or no OpenBLAS: leave BLAS as it is
+
+
+def _channel_broadcast(ufunc, x, y):
+    """ufunc(x, y) where one side is a per-channel vector (shape (C,) or (1, .., 1, C))
+    and the other a contiguous tensor ending in C: the vector is tiled to a few thousand
+    elements so numpy's inner loop runs long (2-3x faster for small C). None if the
+    shapes are not of that kind."""
+    for big, vec, swap in ((x, y, False), (y, x, True)):
+        c = vec.shape[-1] if vec.ndim else 0
+        if (c > 1 and big.ndim >= 2 and big.shape[-1] == c and vec.size == c and
+                vec.ndim <= big.ndim and big.flags.c_contiguous and big.size >= 1 << 16):
+            rows = big.size // c
+            k = 1
+            for d in (512, 256, 128, 64, 32, 16, 8, 4, 2):
+                if rows % d == 0 and d * c <= 8192:
+                    k = d
+                    break
+            if k == 1:
+                return None
+            tiled = np.tile(vec.reshape(-1), k)
+            flat = big.reshape(-1, c * k)
+            r = ufunc(tiled, flat) if swap else ufunc(flat, tiled)
+            return r.reshape(big.shape)
+    return None
 
 
 def parallel_ufunc(ufunc, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """ufunc(x, y) with broadcasting, split along the output's first axis across cores."""
+    if x.shape != y.shape:
+        r = _channel_broadcast(ufunc, x, y)
+        if r is not None:
+            return r
     shape = np.broadcast_shapes(x.shape, y.shape)
     size = 1
     for d in shape:
         size *= d
-    if size < _PARALLEL_MIN or _WORKERS < 2 or shape[0] < 2:
+    if size < _PARALLEL_MIN or WORKERS < 2 or shape[0] < 2:
         return ufunc(x, y)
     out = np.empty(shape, dtype=np.result_type(x, y))
     rank = len(shape)
@@ -474,6 +534,8 @@ def _bias_add(ctx, inputs, attrs):
     if x.shape[axis] != b.shape[0]:
         raise ExecutionError(f"Must provide as many biases as the channel dimension of the "
                              f"input tensor: {shape_text(b.shape)} vs. {shape_text(x.shape)}")
+    if not nchw and x.dtype.type not in _LOW_TYPES:
+        return parallel_ufunc(np.add, x, b.astype(x.dtype, copy=False))
     shape = [1] * x.ndim
     shape[axis] = b.shape[0]
     return (widen(x) + widen(b).reshape(shape)).astype(x.dtype, copy=False)
@@ -494,10 +556,16 @@ def _cast(ctx, inputs, attrs):
     if x.dtype in LOW_FLOATS and dst not in LOW_FLOATS:
         src = x.astype(F32)
     if dst.kind in "iu" and src.dtype.kind == "f":
-        # Float -> int: truncate; NaN becomes 0 like TensorFlow's CPU kernel.
-        # Narrow integer types wrap around like a C cast through a wider integer.
-        src = np.where(np.isnan(src), 0, np.trunc(src))
-        return src.astype(np.int64).astype(dst) if dst.itemsize < 4 else src.astype(dst)
+        # Float -> int the way TensorFlow's x86 kernel does it: truncate through int32
+        # (int64 for uint32 and 64-bit targets); NaN and out-of-range values become that
+        # type's minimum; then keep the low bits of the target type.
+        wide = 64 if dst.itemsize >= 8 or dst == np.uint32 else 32
+        lo = -(2.0 ** (wide - 1))
+        t = np.trunc(src.astype(np.float64))
+        bad = ~((t >= lo) & (t < -lo))
+        v = np.where(bad, 0, t).astype(np.int64)
+        v[bad] = np.iinfo(np.int64).min if wide == 64 else np.iinfo(np.int32).min
+        return v.astype(dst)
     if dst in LOW_FLOATS and src.dtype.kind in "iub":
         return src.astype(F32).astype(dst)
     if attrs.get("Truncate") and dst in LOW_FLOATS and src.dtype.kind == "f":
@@ -687,12 +755,28 @@ _cumulative("Cumprod", np.cumprod, "running product along an axis")
 # ------------------------------------------------------------------- matrix products
 
 def matmul(a: np.ndarray, b: np.ndarray, out_dtype=None) -> np.ndarray:
+    configure_blas()
     dt = out_dtype or a.dtype
     if a.dtype in LOW_FLOATS or b.dtype in LOW_FLOATS:
         return np.matmul(a.astype(F32), b.astype(F32)).astype(dt)
     if a.dtype == np.bool_:
         raise ExecutionError("MatMul does not accept bool tensors")
+    if a.ndim == 2 and b.ndim == 2 and a.dtype.kind == "f" and a.dtype == b.dtype:
+        out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+        return matmul_into(a, b, out).astype(dt, copy=False)
     return np.matmul(a, b).astype(dt, copy=False)
+
+
+def matmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = a @ b for 2-D a, b; big products run as row blocks on every core (BLAS
+    itself runs on one thread, see configure_blas)."""
+    configure_blas()
+    m, k = a.shape
+    if m * k * b.shape[1] >= 1 << 24 and m >= 2 * WORKERS:
+        run_split(m, lambda s, e: np.matmul(a[s:e], b, out=out[s:e]))
+    else:
+        np.matmul(a, b, out=out)
+    return out
 
 
 @op("MatMul", outputs=("product",),
@@ -747,6 +831,7 @@ def _batch_matmul(ctx, inputs, attrs):
 def _einsum(ctx, inputs, attrs):
     eq = attrs["equation"]
     eq = (eq.decode() if isinstance(eq, bytes) else eq).replace(" ", "")
+    configure_blas()
     dt = inputs[0].dtype
     args = [widen(x) for x in inputs]
     try:

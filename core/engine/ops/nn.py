@@ -13,10 +13,11 @@ import threading
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from ...errors import ExecutionError
+from ...errors import ExecutionError, UnsupportedError
 from ..registry import np_dtype
 from .array import pad_constant
-from .math import F32, as_ints, op, run_split, shape_text, widen
+from .math import (F32, WORKERS, as_ints, configure_blas, matmul_into, op, run_split,
+                   shape_text, widen)
 
 # ----------------------------------------------------------------------- activations
 
@@ -183,6 +184,7 @@ def _windows(xp, k_sizes, strides, dilations, outs):
 
 def conv_nd(x, f, strides, dilations, pads, outs):
     """Channels-last convolution: x (N, *S, C), f (*K, Cin, Cout) -> (N, *outs, Cout)."""
+    configure_blas()
     nd = f.ndim - 2
     k_sizes = list(f.shape[:nd])
     cin, cout = f.shape[-2:]
@@ -204,15 +206,18 @@ def conv_nd(x, f, strides, dilations, pads, outs):
         sl = x[(slice(None),) + tuple(slice(0, (o - 1) * s + 1 if o else 0, s)
                                       for o, s in zip(outs, strides))]
         if groups == 1:
-            np.matmul(sl.reshape(n * per_image, c), fmat, out=out.reshape(n * per_image, cout))
+            matmul_into(sl.reshape(n * per_image, c), fmat, out.reshape(n * per_image, cout))
             return out.reshape([n] + list(outs) + [cout])
-    # im2col a few images at a time (bounded memory): one strided copy per kernel tap
-    # into a (positions, taps, channels) matrix, then one matmul.
+    # im2col a few images at a time (bounded memory): copy every window into a
+    # (positions, taps x channels) matrix, then one matmul.
     step = max(1, _IM2COL_BYTES // max(1, per_image * ksz * c * x.itemsize))
-    buf = _scratch((min(step, n),) + tuple(outs) + tuple(k_sizes) + (c,), x.dtype)
+    if n * per_image * ksz * c >= 1 << 20:
+        step = min(step, -(-n // WORKERS))    # at least one chunk per core
     lead = (slice(None),) * (nd + 1)
-    for b in range(0, n, step):
+
+    def chunk(b):
         e = min(n, b + step)
+        buf = _scratch((min(step, n),) + tuple(outs) + tuple(k_sizes) + (c,), x.dtype)
         xp = np.ascontiguousarray(_pad_spatial(x[b:e], pads))
         cols = buf[:e - b]
         if dilations[-1] == 1:
@@ -239,21 +244,32 @@ def conv_nd(x, f, strides, dilations, pads, outs):
             fg = f.reshape(ksz, cin, groups, cout // groups)
             out[b:e] = np.einsum("mkgc,kcgo->mgo", p, fg, optimize=True).reshape(
                 e - b, per_image, cout)
+
+    starts = list(range(0, n, step))
+    run_split(len(starts), lambda s, e: [chunk(starts[i]) for i in range(s, e)],
+              n * per_image * ksz * c)
     return out.reshape([n] + list(outs) + [cout])
+
 
 
 _IM2COL_BYTES = 1 << 23   # bounds the patch matrix's memory
 _SCRATCH = threading.local()
+_SCRATCH_MAX = 1 << 26    # larger work buffers are allocated afresh, not kept
 
 
-def _scratch(shape, dtype) -> np.ndarray:
-    """A reusable per-thread work buffer (fresh large arrays cost page faults each call)."""
+def _scratch(shape, dtype, slot: str = "cols") -> np.ndarray:
+    """A reusable per-thread work buffer, one per ``slot`` (fresh large arrays cost a
+    page fault per 4 KiB on every call). Never returned to callers."""
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape)) * dtype.itemsize
-    raw = getattr(_SCRATCH, "buf", None)
+    if nbytes > _SCRATCH_MAX:
+        return np.empty(shape, dtype)
+    slots = getattr(_SCRATCH, "slots", None)
+    if slots is None:
+        slots = _SCRATCH.slots = {}
+    raw = slots.get(slot)
     if raw is None or raw.size < nbytes:
-        raw = np.empty(max(nbytes, 1), np.uint8)
-        _SCRATCH.buf = raw
+        raw = slots[slot] = np.empty(max(nbytes, 1), np.uint8)
     return raw[:nbytes].view(dtype).reshape(shape)
 _CHUNK_BYTES = 3 << 17    # depthwise output per step: 256-512 KiB measured fastest
 
@@ -313,10 +329,10 @@ def _depthwise(ctx, inputs, attrs):
     n = xl.shape[0]
     oh, ow = outs
     (sh, sw), (dh, dw) = strides, dil
-    padded = (oh + (kh - 1) * dh) * (ow + (kw - 1) * dw)
-    if (sh, sw) == (1, 1) and mult == 1 and n and oh and ow and padded < 1.4 * oh * ow:
+    grid = -(-(xl.shape[1] + sum(pads[0])) // sh) * -(-(xl.shape[2] + sum(pads[1])) // sw)
+    if mult == 1 and n and oh and ow and grid < 2.0 * oh * ow:
         # (small images waste too much on their borders in the flat form)
-        out = _depthwise_flat(xw, fw[:, :, :, 0], pads, dil, outs)
+        out = _depthwise_flat(xw, fw[:, :, :, 0], pads, strides, dil, outs)
         return _from_channels_last(out.astype(x.dtype, copy=False), nchw)
     out = np.empty((n, oh, ow, c, mult), dtype=np.result_type(xw.dtype, fw.dtype))
     # A few images at a time (the working set stays in cache); one multiply-add per tap;
@@ -343,38 +359,78 @@ def _depthwise(ctx, inputs, attrs):
     return _from_channels_last(out, nchw)
 
 
-def _depthwise_flat(x, f, pads, dil, outs):
-    """Stride-1 depthwise convolution on the flattened padded batch.
+def _depthwise_flat(x, f, pads, strides, dil, outs):
+    """Depthwise convolution on the flattened padded batch.
 
     With the padded images laid end to end, kernel tap (i, j) is the same flat offset
     for every output position, so each tap is one multiply-add of two long contiguous
     runs (the filter row tiled to match): the fastest loops numpy has. Positions whose
-    window crosses a row or image edge are computed too and cropped away at the end."""
+    window crosses a row or image edge are computed too and cropped away at the end.
+    A stride s first splits the input into s x s phases (every s-th row and column from
+    each start), so that every tap reads one phase at stride 1."""
     n, c = x.shape[0], x.shape[-1]
     kh, kw = f.shape[:2]
-    xp = np.ascontiguousarray(_pad_spatial(x, pads))
+    if any(a or b for a, b in pads):
+        xp = _scratch((n, x.shape[1] + sum(pads[0]), x.shape[2] + sum(pads[1]), c), x.dtype,
+                      "dw_pad")
+        xp[:, :pads[0][0]] = 0
+        xp[:, xp.shape[1] - pads[0][1]:] = 0
+        xp[:, :, :pads[1][0]] = 0
+        xp[:, :, xp.shape[2] - pads[1][1]:] = 0
+        xp[:, pads[0][0]:pads[0][0] + x.shape[1], pads[1][0]:pads[1][0] + x.shape[2]] = x
+    else:
+        xp = np.ascontiguousarray(x)
     hp, wp = xp.shape[1:3]
-    flat = xp.reshape(-1)
-    offsets = [(i * dil[0] * wp + j * dil[1]) * c for i in range(kh) for j in range(kw)]
-    positions = n * hp * wp - offsets[-1] // c
-    seg = max(1024, (1 << 16) // c)                # positions per step (~256 KiB)
-    taps = [np.tile(f[i, j], min(seg, positions)) for i in range(kh) for j in range(kw)]
-    acc = np.empty(n * hp * wp * c, dtype=np.result_type(x.dtype, f.dtype))
+    sh, sw = strides
+    hq, wq = -(-hp // sh), -(-wp // sw)
+    if (sh, sw) == (1, 1):
+        phases = [xp.reshape(-1)]
+    else:
+        buf = _scratch((sh * sw, n, hq, wq, c), x.dtype, "dw_phase")
+        phases = []
+        for a in range(sh):
+            for b in range(sw):
+                sub = xp[:, a::sh, b::sw]
+                buf[a * sw + b, :, :sub.shape[1], :sub.shape[2]] = sub
+                phases.append(buf[a * sw + b].reshape(-1))
+    # The taps reading one phase form a grid with even flat offsets: one strided view
+    # (rows of taps, columns of taps, positions x channels) and one einsum per phase.
+    seg = max(16, (1 << 15) // c)                  # positions per step (~128 KiB)
+    groups = []
+    reach = 0
+    for pa in range(sh):
+        for pb in range(sw):
+            ii = [i for i in range(kh) if (i * dil[0]) % sh == pa]
+            jj = [j for j in range(kw) if (j * dil[1]) % sw == pb]
+            if not ii or not jj:
+                continue
+            rows = [(i * dil[0]) // sh for i in ii]
+            cols = [(j * dil[1]) // sw for j in jj]
+            rstep = rows[1] - rows[0] if len(rows) > 1 else 0
+            cstep = cols[1] - cols[0] if len(cols) > 1 else 0
+            base = (rows[0] * wq + cols[0]) * c
+            reach = max(reach, (rows[-1] * wq + cols[-1]) * c)
+            weights = np.tile(f[np.ix_(ii, jj)][:, :, None, :], (1, 1, seg, 1))
+            groups.append((phases[pa * sw + pb], base, (len(ii), len(jj)),
+                           (rstep * wq * c, cstep * c), weights.reshape(len(ii), len(jj), -1)))
+    positions = n * hq * wq - reach // c
+    acc = _scratch((n * hq * wq * c,), np.result_type(x.dtype, f.dtype), "dw_acc")
+    item = acc.itemsize
 
     def work(first, last):
-        tmp = np.empty(seg * c, dtype=acc.dtype)
         for s in range(first, last):
             a, b = s * seg * c, min((s + 1) * seg, positions) * c
             out = acc[a:b]
-            t = tmp[:b - a]
-            for k, off in enumerate(offsets):
+            for k, (flat, base, grid, steps, weights) in enumerate(groups):
+                view = as_strided(flat[a + base:], grid + (b - a,),
+                                  (steps[0] * item, steps[1] * item, item), writeable=False)
                 if k == 0:
-                    np.multiply(flat[a + off:b + off], taps[k][:b - a], out=out)
+                    np.einsum("ijn,ijn->n", view, weights[:, :, :b - a], out=out)
                 else:
-                    np.multiply(flat[a + off:b + off], taps[k][:b - a], out=t)
-                    out += t
+                    out += np.einsum("ijn,ijn->n", view, weights[:, :, :b - a])
     run_split(-(-positions // seg), work, acc.size)
-    return np.ascontiguousarray(acc.reshape(n, hp, wp, c)[:, :outs[0], :outs[1]])
+    # Always a copy: acc is scratch memory that the next call reuses.
+    return np.array(acc.reshape(n, hq, wq, c)[:, :outs[0], :outs[1]], copy=True)
 
 
 def _conv_backprop_input(ctx, in_shape, f, dy, attrs):
@@ -660,3 +716,231 @@ def _resize_nearest(ctx, inputs, attrs):
     yi = _nearest_axis(oh, images.shape[1], align, half)
     xi = _nearest_axis(ow, images.shape[2], align, half)
     return images[:, yi][:, :, xi]
+
+
+# ------------------------------------------------------------------- losses, detection
+
+
+def _xent(logits, labels):
+    w, lab = widen(logits), widen(labels)
+    shifted = w - w.max(axis=-1, keepdims=True)
+    log_sm = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    loss = -(lab * log_sm).sum(axis=-1)
+    return loss, np.exp(log_sm) - lab
+
+
+@op("SoftmaxCrossEntropyWithLogits", outputs=("loss", "backprop"),
+    description="the cross-entropy between softmax(logits) and label probabilities")
+def _softmax_xent(ctx, inputs, attrs):
+    logits, labels = inputs
+    shape = np.broadcast_shapes(logits.shape, labels.shape)
+    if len(shape) != 2:
+        raise ExecutionError(f"logits and labels must be 2-D (or broadcast to 2-D), got "
+                             f"{shape_text(logits.shape)} and {shape_text(labels.shape)}")
+    loss, grad = _xent(np.broadcast_to(logits, shape), np.broadcast_to(labels, shape))
+    return loss.astype(logits.dtype), grad.astype(logits.dtype)
+
+
+@op("SparseSoftmaxCrossEntropyWithLogits", outputs=("loss", "backprop"),
+    defaults={"Tlabels": 9},
+    description="the cross-entropy between softmax(logits) and a class number per row")
+def _sparse_softmax_xent(ctx, inputs, attrs):
+    logits, labels = inputs
+    if logits.ndim != 2 or labels.shape != logits.shape[:1]:
+        raise ExecutionError(f"logits must be 2-D and labels 1-D with one entry per row, got "
+                             f"{shape_text(logits.shape)} and {shape_text(labels.shape)}")
+    n = logits.shape[1]
+    bad = (labels < 0) | (labels >= n)
+    if bad.any():
+        v = int(labels[np.argmax(bad)])
+        raise ExecutionError(f"Received a label value of {v} which is outside the valid "
+                             f"range of [0, {n}).")
+    onehot = (labels[:, None] == np.arange(n)).astype(F32)
+    loss, grad = _xent(logits, onehot)
+    return loss.astype(logits.dtype), grad.astype(logits.dtype)
+
+
+def _nms(boxes, scores, max_out, iou_threshold, score_threshold):
+    """Greedy non-max suppression as TensorFlow does it: highest score first (ties to
+    the lower index), dropping boxes that overlap a kept box by IoU above the threshold."""
+    b = widen(boxes).astype(np.float64)
+    s = widen(scores).astype(np.float64)
+    if b.ndim != 2 or b.shape[1] != 4 or s.shape != (b.shape[0],):
+        raise ExecutionError(f"boxes must be [num_boxes, 4] and scores [num_boxes], got "
+                             f"{shape_text(boxes.shape)} and {shape_text(scores.shape)}")
+    if not 0 <= iou_threshold <= 1:
+        raise ExecutionError("iou_threshold must be in [0, 1]")
+    y1, y2 = np.minimum(b[:, 0], b[:, 2]), np.maximum(b[:, 0], b[:, 2])
+    x1, x2 = np.minimum(b[:, 1], b[:, 3]), np.maximum(b[:, 1], b[:, 3])
+    area = (y2 - y1) * (x2 - x1)
+    order = np.argsort(-s, kind="stable")
+    order = order[s[order] > score_threshold]
+    keep: list[int] = []
+    alive = np.ones(order.size, bool)
+    for pos in range(order.size):
+        if len(keep) >= max_out:
+            break
+        if not alive[pos]:
+            continue
+        i = order[pos]
+        keep.append(int(i))
+        rest = order[pos + 1:]
+        ih = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
+        iw = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
+        inter = ih * iw
+        union = area[i] + area[rest] - inter
+        with np.errstate(all="ignore"):
+            iou = np.where((area[i] <= 0) | (area[rest] <= 0), 0.0, inter / union)
+        alive[pos + 1:] &= ~(iou > iou_threshold)
+    return np.asarray(keep, np.int32)
+
+
+def _nms_outputs(ctx, inputs, attrs, with_scores):
+    boxes, scores, max_out = inputs[:3]
+    iou = float(inputs[3]) if len(inputs) > 3 else 0.5
+    thresh = float(inputs[4]) if len(inputs) > 4 else -np.inf
+    if len(inputs) > 5 and float(inputs[5]) > 0:
+        raise UnsupportedError("soft non-max suppression (soft_nms_sigma > 0) is not "
+                               "supported yet")
+    m = int(max_out)
+    if m < 0:
+        raise ExecutionError(f"max_output_size must be non-negative, got {m}")
+    keep = _nms(boxes, scores, m, iou, thresh)
+    valid = np.asarray(keep.size, np.int32)
+    if attrs.get("pad_to_max_output_size"):
+        keep = np.concatenate([keep, np.zeros(m - keep.size, np.int32)])
+    out = [keep]
+    if with_scores:
+        picked = np.asarray(scores)[keep].astype(scores.dtype)
+        if attrs.get("pad_to_max_output_size"):
+            picked[int(valid):] = 0
+        out.append(picked)
+    return out, valid
+
+
+@op("NonMaxSuppressionV2", "NonMaxSuppressionV3", outputs=("selected_indices",),
+    defaults={"T": 1, "T_threshold": 1},
+    description="keeps the best-scoring boxes, dropping boxes that overlap them too much")
+def _nms_v3(ctx, inputs, attrs):
+    return _nms_outputs(ctx, inputs, attrs, False)[0][0]
+
+
+@op("NonMaxSuppressionV4", outputs=("selected_indices", "valid_outputs"),
+    defaults={"T": 1, "T_threshold": 1, "pad_to_max_output_size": False},
+    description="keeps the best-scoring boxes, dropping boxes that overlap them too much")
+def _nms_v4(ctx, inputs, attrs):
+    out, valid = _nms_outputs(ctx, inputs, attrs, False)
+    return out[0], valid
+
+
+@op("NonMaxSuppressionV5", outputs=("selected_indices", "selected_scores", "valid_outputs"),
+    defaults={"T": 1, "pad_to_max_output_size": False},
+    description="keeps the best-scoring boxes, dropping boxes that overlap them too much")
+def _nms_v5(ctx, inputs, attrs):
+    out, valid = _nms_outputs(ctx, inputs, attrs, True)
+    return out[0], out[1], valid
+
+
+# ------------------------------------------------------------------- fake quantization
+
+
+def _nudged_range(lo, hi, num_bits, narrow):
+    """TensorFlow's fake-quant range: min/max moved so that 0.0 is exactly representable."""
+    qmin = np.float32(1 if narrow else 0)
+    qmax = np.float32((1 << num_bits) - 1)
+    lo, hi = np.float32(lo), np.float32(hi)
+    scale = (hi - lo) / (qmax - qmin)
+    zp_from_min = qmin - lo / scale
+    if zp_from_min < qmin:
+        zp = qmin
+    elif zp_from_min > qmax:
+        zp = qmax
+    else:
+        zp = np.float32(np.floor(zp_from_min + np.float32(0.5)))   # round half up (>= 0)
+    return (qmin - zp) * scale, (qmax - zp) * scale, scale
+
+
+def _fake_quant(x, lo, hi, num_bits, narrow):
+    if not 2 <= num_bits <= 16:
+        raise ExecutionError(f"num_bits is out of range, expected between 2 and 16, was: "
+                             f"{num_bits}")
+    nmin, nmax, scale = _nudged_range(lo, hi, num_bits, narrow)
+    w = widen(x).astype(F32, copy=False)
+    shifted = np.clip(w, nmin, nmax) - nmin
+    return (np.floor(shifted * (np.float32(1) / scale) + np.float32(0.5)) * scale +
+            nmin).astype(x.dtype)
+
+
+@op("FakeQuantWithMinMaxArgs", outputs=("outputs",),
+    defaults={"min": -6.0, "max": 6.0, "num_bits": 8, "narrow_range": False},
+    description="rounds values to a fixed 8-bit (or num_bits) grid, simulating quantization")
+def _fake_quant_args(ctx, inputs, attrs):
+    lo, hi = float(attrs.get("min", -6.0)), float(attrs.get("max", 6.0))
+    if lo >= hi:
+        raise ExecutionError(f"min has to be smaller than max, was: {lo} >= {hi}")
+    return _fake_quant(inputs[0], lo, hi, int(attrs.get("num_bits", 8)),
+                       bool(attrs.get("narrow_range", False)))
+
+
+@op("FakeQuantWithMinMaxVars", outputs=("outputs",),
+    defaults={"num_bits": 8, "narrow_range": False},
+    description="rounds values to a fixed grid between learned min and max, simulating "
+                "quantization")
+def _fake_quant_vars(ctx, inputs, attrs):
+    x, lo, hi = inputs
+    return _fake_quant(x, float(lo), float(hi), int(attrs.get("num_bits", 8)),
+                       bool(attrs.get("narrow_range", False)))
+
+
+@op("FakeQuantWithMinMaxVarsPerChannel", outputs=("outputs",),
+    defaults={"num_bits": 8, "narrow_range": False},
+    description="rounds values to a per-channel fixed grid, simulating quantization")
+def _fake_quant_per_channel(ctx, inputs, attrs):
+    x, lo, hi = inputs
+    c = x.shape[-1] if x.ndim else 0
+    if lo.shape != (c,) or hi.shape != (c,):
+        raise ExecutionError(f"min and max must have one entry per channel ({c}), got "
+                             f"{shape_text(lo.shape)} and {shape_text(hi.shape)}")
+    bits, narrow = int(attrs.get("num_bits", 8)), bool(attrs.get("narrow_range", False))
+    out = np.empty(x.shape, dtype=x.dtype)
+    for i in range(c):
+        out[..., i] = _fake_quant(x[..., i], float(lo[i]), float(hi[i]), bits, narrow)
+    return out
+
+
+# -------------------------------------------------------------- layout bookkeeping ops
+
+
+def _formats(attrs):
+    src = attrs.get("src_format", b"NHWC").decode()
+    dst = attrs.get("dst_format", b"NCHW").decode()
+    if sorted(src) != sorted(dst):
+        raise ExecutionError(f"Destination and source format must determine a "
+                             f"permutation, got {src} and {dst}")
+    return src, dst
+
+
+@op("DataFormatDimMap", outputs=("y",),
+    defaults={"src_format": b"NHWC", "dst_format": b"NCHW", "T": 3},
+    description="translates axis numbers from one data layout (NHWC) to another (NCHW)")
+def _data_format_dim_map(ctx, inputs, attrs):
+    src, dst = _formats(attrs)
+    x = inputs[0]
+    table = np.asarray([dst.index(ch) for ch in src], dtype=x.dtype)
+    return table[np.mod(x, len(src))]
+
+
+@op("DataFormatVecPermute", outputs=("y",),
+    defaults={"src_format": b"NHWC", "dst_format": b"NCHW", "T": 3},
+    description="reorders a per-axis vector (like a shape) from one data layout to another")
+def _data_format_vec_permute(ctx, inputs, attrs):
+    src, dst = _formats(attrs)
+    x = inputs[0]
+    if x.shape[0] == len(src):
+        return x[[src.index(ch) for ch in dst]]
+    spatial_src = [ch for ch in src if ch not in "NC"]
+    spatial_dst = [ch for ch in dst if ch not in "NC"]
+    if x.shape[0] == len(spatial_src):
+        return x[[spatial_src.index(ch) for ch in spatial_dst]]
+    raise ExecutionError(f"input must be a vector or 2-D tensor of size {len(src)} or "
+                         f"{len(spatial_src)}, but got shape {shape_text(x.shape)}")

@@ -28,8 +28,12 @@ def _strings(x) -> np.ndarray:
 
 def _map(fn, *arrays, otype=object):
     """Apply a per-element Python function over broadcast object arrays."""
-    return np.frompyfunc(fn, len(arrays), 1)(*arrays).astype(otype) if arrays[0].ndim or \
-        len(arrays) > 1 else np.asarray(fn(*(a.item() for a in arrays)), dtype=otype)
+    r = np.frompyfunc(fn, len(arrays), 1)(*arrays)
+    if not isinstance(r, np.ndarray):          # all inputs were 0-d
+        box = np.empty((), dtype=object)
+        box[()] = r
+        r = box
+    return r.astype(otype)
 
 
 def _text(b: bytes) -> str:
@@ -663,3 +667,89 @@ def _string_format(ctx, inputs, attrs):
     for x, rest in zip(inputs, pieces[1:]):
         out += summarize(x, n) + rest
     return np.asarray(_bytes(out), dtype=object)
+
+
+def _rotl(v: int, s: int) -> int:
+    return ((v << s) | (v >> (64 - s))) & _M64
+
+
+def siphash24(key: tuple[int, int], data: bytes) -> int:
+    """SipHash-2-4 (Aumasson and Bernstein), what StringToHashBucketStrong uses."""
+    k0, k1 = key[0] & _M64, key[1] & _M64
+    v = [k0 ^ 0x736F6D6570736575, k1 ^ 0x646F72616E646F6D,
+         k0 ^ 0x6C7967656E657261, k1 ^ 0x7465646279746573]
+
+    def rounds(count):
+        for _ in range(count):
+            v[0] = (v[0] + v[1]) & _M64
+            v[1] = _rotl(v[1], 13) ^ v[0]
+            v[0] = _rotl(v[0], 32)
+            v[2] = (v[2] + v[3]) & _M64
+            v[3] = _rotl(v[3], 16) ^ v[2]
+            v[0] = (v[0] + v[3]) & _M64
+            v[3] = _rotl(v[3], 21) ^ v[0]
+            v[2] = (v[2] + v[1]) & _M64
+            v[1] = _rotl(v[1], 17) ^ v[2]
+            v[2] = _rotl(v[2], 32)
+
+    n = len(data)
+    end = n - n % 8
+    for i in range(0, end, 8):
+        m = int.from_bytes(data[i:i + 8], "little")
+        v[3] ^= m
+        rounds(2)
+        v[0] ^= m
+    last = ((n & 0xFF) << 56) | int.from_bytes(data[end:], "little")
+    v[3] ^= last
+    rounds(2)
+    v[0] ^= last
+    v[2] ^= 0xFF
+    rounds(4)
+    return v[0] ^ v[1] ^ v[2] ^ v[3]
+
+
+@op("StringToHashBucketStrong", outputs=("output",),
+    description="maps each string to one of num_buckets buckets by a keyed SipHash")
+def _string_to_hash_bucket_strong(ctx, inputs, attrs):
+    n = int(attrs["num_buckets"])
+    key = [int(k) for k in attrs.get("key", [])]
+    if n <= 0:
+        raise ExecutionError(f"num_buckets must be positive, got {n}")
+    if len(key) != 2:
+        raise ExecutionError(f"Key must have 2 elements, got {len(key)}")
+    return _map(lambda b: siphash24((key[0], key[1]), b) % n, _strings(inputs[0]),
+                otype=np.int64)
+
+
+@op("StringNGrams", outputs=("ngrams", "ngrams_splits"), defaults={"Tsplits": 9},
+    description="joins every run of n neighbouring tokens of each row into one string")
+def _string_ngrams(ctx, inputs, attrs):
+    data, splits = _strings(inputs[0]), np.asarray(inputs[1])
+    sep = attrs.get("separator", b" ")
+    widths = [int(w) for w in attrs.get("ngram_widths", [])]
+    left, right = attrs.get("left_pad", b""), attrs.get("right_pad", b"")
+    pad_width = int(attrs.get("pad_width", 0))
+    preserve = bool(attrs.get("preserve_short_sequences", False))
+    if any(w <= 0 for w in widths):
+        raise ExecutionError(f"ngram_widths must contain positive values, got {widths}")
+    bounds = [int(v) for v in splits.reshape(-1)]
+    if bounds and (bounds[0] != 0 or bounds[-1] != data.size or
+                   any(b < a for a, b in zip(bounds, bounds[1:]))):
+        raise ExecutionError("data_splits must start at 0, end at the number of tokens and "
+                             "never decrease")
+    out: list[bytes] = []
+    row_splits = [0]
+    for a, b in zip(bounds, bounds[1:]):
+        tokens = list(data[a:b])
+        start = len(out)
+        for w in widths:
+            p = w - 1 if pad_width < 0 else min(pad_width, w - 1)
+            padded = [left] * p + tokens + [right] * p
+            out.extend(sep.join(padded[i:i + w]) for i in range(len(padded) - w + 1))
+        if preserve and len(out) == start and tokens:
+            p = (max(widths) - 1 if pad_width < 0 else pad_width) if widths else 0
+            out.append(sep.join([left] * p + tokens + [right] * p))
+        row_splits.append(len(out))
+    values = np.empty(len(out), dtype=object)
+    values[:] = out
+    return values, np.asarray(row_splits, dtype=splits.dtype)

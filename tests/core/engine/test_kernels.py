@@ -217,3 +217,73 @@ def test_allocation_guard_is_asked_before_value_sized_outputs():
     with pytest.raises(ExecutionError, match="refusing"):
         tile.fn(_Ctx(limit=1000), [np.zeros((10, 10), np.float32),
                                    np.array([100, 100], np.int32)], {})
+
+
+def test_kernel_outputs_do_not_share_memory_across_calls():
+    """Kernels may use scratch buffers internally; what they return must stay intact
+    when the kernel runs again."""
+    k = registry.lookup("DepthwiseConv2dNative")
+    attrs = dict(k.defaults, strides=[1, 1, 1, 1], padding=b"VALID", T=1)
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.standard_normal((2, 2, 6, 6, 3)).astype(np.float32)
+    f = rng.standard_normal((1, 1, 3, 1)).astype(np.float32)
+    first = k.fn(_Ctx(), [x1, f], attrs)
+    kept = first.copy()
+    k.fn(_Ctx(), [x2, f], attrs)
+    np.testing.assert_array_equal(first, kept)
+
+
+@pytest.mark.parametrize("op", ["AddV2", "Mul", "Sub", "Maximum", "BiasAdd"])
+@pytest.mark.parametrize("shape", [(16, 64, 64, 3), (8, 40, 40, 48), (2, 3, 11, 5000),
+                                   (7, 13, 17, 48)])
+def test_large_per_channel_broadcasts_take_the_fast_path_correctly(op, shape):
+    """Big tensors with a per-channel vector run on a tiled fast path (and across
+    threads); the recorded TensorFlow cases are too small to reach it, so compare it
+    with numpy's plain broadcasting of the same float32 operation."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape, dtype=np.float32)
+    v = rng.standard_normal(shape[-1], dtype=np.float32)
+    k = registry.lookup(op)
+    plain = {"AddV2": np.add, "Mul": np.multiply, "Sub": np.subtract,
+             "Maximum": np.maximum, "BiasAdd": np.add}[op]
+    got = k.fn(_Ctx(), [x, v], dict(k.defaults))
+    np.testing.assert_array_equal(got, plain(x, v))
+    if op != "BiasAdd":
+        np.testing.assert_array_equal(k.fn(_Ctx(), [v, x], dict(k.defaults)), plain(v, x))
+
+
+@pytest.mark.parametrize("strides,padding", [((1, 1), b"SAME"), ((2, 2), b"SAME"),
+                                             ((1, 1), b"VALID"), ((2, 2), b"VALID")])
+def test_large_depthwise_matches_grouped_convolution(strides, padding):
+    """Depthwise convolution of big batches runs in segments across threads; the
+    recorded cases are small, so check it against Conv2D with one group per channel
+    (itself checked against TensorFlow)."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5, 27, 30, 64), dtype=np.float32)
+    f = rng.standard_normal((3, 3, 64, 1), dtype=np.float32)
+    attrs = {"strides": [1, *strides, 1], "padding": padding}
+    dw = registry.lookup("DepthwiseConv2dNative")
+    conv = registry.lookup("Conv2D")
+    got = dw.fn(_Ctx(), [x, f], dict(dw.defaults, **attrs))
+    want = conv.fn(_Ctx(), [x, f.reshape(3, 3, 1, 64)], dict(conv.defaults, **attrs))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_large_matmul_and_convolution_match_direct_numpy_sums():
+    """Big products run in row blocks / image chunks on several threads, which the small
+    recorded cases never reach: compare with a direct numpy computation."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((600, 256), dtype=np.float32)
+    b = rng.standard_normal((256, 300), dtype=np.float32)
+    mm = registry.lookup("MatMul")
+    np.testing.assert_allclose(mm.fn(_Ctx(), [a, b], dict(mm.defaults)),
+                               a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
+    x = rng.standard_normal((9, 20, 21, 16), dtype=np.float32)
+    f = rng.standard_normal((3, 3, 16, 24), dtype=np.float32)
+    conv = registry.lookup("Conv2D")
+    got = conv.fn(_Ctx(), [x, f], dict(conv.defaults, strides=[1, 1, 1, 1], padding=b"VALID"))
+    want = np.zeros((9, 18, 19, 24))
+    for i in range(3):
+        for j in range(3):
+            want += x[:, i:i + 18, j:j + 19].astype(np.float64) @ f[i, j]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
