@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
 from core import compare as C
 from core.errors import TensorloupeError
 
-from ..workers import Worker, run_in_background
+from ..workers import Worker
 from .base import error_label, subtitle_label, title_label
 
 # White plots, as the tensor panel draws them.
@@ -599,10 +599,17 @@ class ComparePanel(QWidget):
         self.progress.show()
         self.cancel_button.show()
         self.summary_label.setText("Comparing…")
-        self._worker = run_in_background(fn, a, b, options, label=label,
-                                         on_result=self._on_result, on_error=self._on_error,
-                                         on_progress=self._on_progress)
-        self._worker.cancelled.connect(self._on_cancelled)
+        worker = Worker(fn, a, b, options, label=label)
+        # A superseded comparison's late signals are ignored: each handler checks its worker.
+        worker.succeeded.connect(lambda r, w=worker: self._mine(w) and self._on_result(r))
+        worker.failed.connect(lambda e, w=worker: self._mine(w) and self._on_error(e))
+        worker.cancelled.connect(lambda w=worker: self._mine(w) and self._on_cancelled())
+        worker.progressed.connect(lambda d, t, w=worker: self._mine(w) and self._on_progress(d, t))
+        self._worker = worker
+        worker.start()
+
+    def _mine(self, worker) -> bool:
+        return worker is self._worker
 
     def cancel(self) -> None:
         if self._worker is not None and not self._worker.is_done():

@@ -395,7 +395,7 @@ def _depthwise_flat(x, f, pads, strides, dil, outs):
                 phases.append(buf[a * sw + b].reshape(-1))
     # The taps reading one phase form a grid with even flat offsets: one strided view
     # (rows of taps, columns of taps, positions x channels) and one einsum per phase.
-    seg = max(16, (1 << 15) // c)                  # positions per step (~128 KiB)
+    seg = max(16, (1 << 17) // c)                  # positions per step (~512 KiB)
     groups = []
     reach = 0
     for pa in range(sh):
