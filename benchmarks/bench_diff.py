@@ -6,7 +6,11 @@ process so that peak resident memory is its own, and alternating so the machine'
 all alike:
 
     numpy        a plain np.memmap subtraction over the two data files, in 1 MiB chunks
-                 (one pass reading both files: what the memory bus allows)
+                 into one reused buffer (one pass reading both files: the memory bound;
+                 the ratio the issue asks for is against this one). The maps are closed
+                 inside the timing, as tensorloupe closes its readers inside its own.
+    numpy_whole  the same as one expression, ``b - a`` over the whole maps (for context:
+                 it also allocates and writes a 1 GiB result)
     tensorloupe  core.compare.compare(A, B): every metric of every variable
     tf_read      reading every tensor of A and B through TensorFlow's CheckpointReader
                  (tf.train.load_checkpoint(...).get_tensor), nothing computed
@@ -69,6 +73,24 @@ def _maxrss_mib() -> float:
     return rss / 1024 if sys.platform != "darwin" else rss / (1 << 20)
 
 
+def child_numpy_whole(directory: str) -> dict:
+    """The plainest form: ``b - a`` over the two whole memmaps (allocates the result)."""
+    import numpy as np
+    fa = os.path.join(directory, "a.data-00000-of-00001")
+    fb = os.path.join(directory, "b.data-00000-of-00001")
+    base = _maxrss_mib()
+    cpu = _cpu()
+    t = time.perf_counter()
+    ma = np.memmap(fa, dtype=np.uint8, mode="r")
+    mb = np.memmap(fb, dtype=np.uint8, mode="r")
+    n = min(ma.shape[0], mb.shape[0]) // 4
+    out = mb[:n * 4].view(np.float32) - ma[:n * 4].view(np.float32)
+    seconds = time.perf_counter() - t
+    del out
+    return {"seconds": seconds, "cpu": _cpu() - cpu, "rss_mib": _maxrss_mib(),
+            "rss_before_mib": base, "bytes": 8 * n}
+
+
 def child_numpy(directory: str) -> dict:
     import numpy as np
     fa = os.path.join(directory, "a.data-00000-of-00001")
@@ -85,6 +107,8 @@ def child_numpy(directory: str) -> dict:
     for i in range(0, n, chunk):
         j = min(n, i + chunk)
         np.subtract(xb[i:j], xa[i:j], out=out[:j - i])
+    peak = _maxrss_mib()
+    del xa, xb, ma, mb  # unmapping is part of the work (tensorloupe's time includes it too)
     seconds = time.perf_counter() - t
     return {"seconds": seconds, "cpu": _cpu() - cpu, "rss_mib": _maxrss_mib(),
             "rss_before_mib": base, "bytes": 8 * n}
@@ -188,6 +212,8 @@ def main() -> int:
             print("{}")
         elif args.child == "numpy":
             print(json.dumps(child_numpy(args.dir)))
+        elif args.child == "numpy_whole":
+            print(json.dumps(child_numpy_whole(args.dir)))
         elif args.child == "tensorloupe":
             print(json.dumps(child_tensorloupe(args.dir, args.workers)))
         elif args.child == "tf_read":
@@ -211,6 +237,7 @@ def main() -> int:
     py = sys.executable
     methods = {
         "numpy": lambda: _run_child(py, "numpy", directory),
+        "numpy_whole": lambda: _run_child(py, "numpy_whole", directory),
         "tensorloupe": lambda: _run_child(py, "tensorloupe", directory),
         "tensorloupe_1thread": lambda: _run_child(py, "tensorloupe", directory, ["--workers", "1"]),
         "tf_read": lambda: _run_child(args.tf_python, "tf_read", directory),

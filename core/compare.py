@@ -20,7 +20,9 @@ Metrics per variable (float16/bfloat16/float8 are compared in float32, integers 
 Positions where A or B is NaN/Inf are counted but left out of the norms, the difference and
 the cosine, so one NaN does not hide how much the rest moved. Booleans and strings get only
 ``changed``; a shape change gets no metrics; a dtype change between numeric types is still
-measured (in float64).
+measured (in float64). Identical variables get no norms (that would cost a read); the
+per-layer relative change is taken over the variables whose norms are known. Partitioned
+(sliced) variables are reassembled whole on both sides before comparing.
 """
 from __future__ import annotations
 
@@ -61,6 +63,7 @@ OTHER = "other"
 CHUNK_ELEMENTS = 1 << 17   # per numpy call: the chunk and its temporaries stay in L2 cache
 PART_BYTES = 32 << 20      # large variables are split in parts of this size across threads
 RELEASE_BYTES = 8 << 20    # mapped pages are dropped behind the scan every this many bytes
+BATCH_BYTES = 8 << 20      # small variables go to the pool in batches of about this size
 
 # ---------------------------------------------------------------- memcmp / madvise via libc
 
@@ -915,24 +918,34 @@ def _run(jobs: list[_Job], pool: ThreadPoolExecutor, should_stop, report) -> Non
 
     outstanding = 0
 
-    def submit(fn, job: _Job, part: tuple[int, int]) -> None:
+    def submit(fn, units: list[tuple[_Job, tuple[int, int]]]) -> None:
+        """One pool task for several small units (fewer hand-offs between threads)."""
         nonlocal outstanding
-        outstanding += 1
+        outstanding += len(units)
 
         def task():
-            try:
-                results.put((job, part, fn(job, part, stop_now), None))
-            except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
-                results.put((job, part, None, exc))
+            for job, part in units:
+                try:
+                    results.put((job, part, fn(job, part, stop_now), None))
+                except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+                    results.put((job, part, None, exc))
         pool.submit(task)
 
+    batch: list = []
+    batch_bytes = 0
     for job in sorted(jobs, key=lambda j: -j.diff.nbytes):
         parts = [(0, job.x.shape[0])] if job.work is None else \
             _parts(job.x.shape[0], job.x.itemsize)
         job.remaining = len(parts)
         job.same_parts = []
         for part in parts:
-            submit(_part_task, job, part)
+            batch.append((job, part))
+            batch_bytes += (part[1] - part[0]) * job.x.itemsize
+            if batch_bytes >= BATCH_BYTES:
+                submit(_part_task, batch)
+                batch, batch_bytes = [], 0
+    if batch:
+        submit(_part_task, batch)
     try:
         while outstanding:
             try:
@@ -975,7 +988,7 @@ def _run(jobs: list[_Job], pool: ThreadPoolExecutor, should_stop, report) -> Non
                 pending, job.same_parts = job.same_parts, []
                 job.remaining = len(pending)
                 for p in pending:
-                    submit(_norm_task, job, p)
+                    submit(_norm_task, [(job, p)])
             else:
                 _finish(job)
         if should_stop():

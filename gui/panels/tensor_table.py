@@ -12,6 +12,14 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QFont
 
 _MAX_QT_COUNT = 2**31 - 1
+_DISPLAY = Qt.ItemDataRole.DisplayRole.value
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
+_ALIGN = Qt.ItemDataRole.TextAlignmentRole.value
+_FONT = Qt.ItemDataRole.FontRole.value
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole.value
+_LEFT = (Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter).value
+_RIGHT = (Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value
+_CELL_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _ODD_BRUSH = QBrush(QColor(200, 30, 30))
 
 
@@ -46,6 +54,16 @@ def format_value(value, dtype: np.dtype, complex_part: str | None = None) -> str
     return _float_text(float(value))
 
 
+def make_formatter(dtype: np.dtype, complex_part: str | None = None):
+    """A fast ``value -> text`` for one dtype (the table calls it for every visible cell)."""
+    kind = dtype.kind
+    if kind == "f" and dtype in (np.float32, np.float64, np.float16):
+        return lambda v: _float_text(float(v))
+    if kind in "iu" and dtype.itemsize >= 1 and dtype.name not in ("int4", "uint4"):
+        return lambda v: str(int(v))
+    return lambda v: format_value(v, dtype, complex_part)
+
+
 def _float_text(x: float) -> str:
     if math.isnan(x):
         return "nan"
@@ -63,6 +81,9 @@ class TensorTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._array: np.ndarray = np.zeros((0, 0))
         self._complex_part: str | None = None
+        self._align = _RIGHT
+        self._may_be_odd = False
+        self._format = make_formatter(self._array.dtype)
         self._row_label = "row"
         self._col_label = "column"
         self._mono = QFont("DejaVu Sans Mono")
@@ -77,13 +98,16 @@ class TensorTableModel(QAbstractTableModel):
             array = array.reshape(-1, 1)
         self._array = array
         self._complex_part = complex_part
+        self._align = _LEFT if array.dtype.kind in "OSU" else _RIGHT
+        self._format = make_formatter(array.dtype, complex_part)
+        self._may_be_odd = array.dtype.kind in "fcV"
         self.endResetModel()
 
     def array(self) -> np.ndarray:
         return self._array
 
     def value_text(self, row: int, column: int) -> str:
-        return format_value(self._array[row, column], self._array.dtype, self._complex_part)
+        return self._format(self._array[row, column])
 
     # ---- Qt overrides
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -96,32 +120,33 @@ class TensorTableModel(QAbstractTableModel):
             return 0
         return min(self._array.shape[1], _MAX_QT_COUNT)
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.DisplayRole):
-        if not index.isValid():
-            return None
-        if role in (Qt.DisplayRole, Qt.ToolTipRole):
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY):
+        # Called for every visible cell and role on each repaint: plain int comparisons only
+        # (comparing Qt enum objects costs microseconds each).
+        role = int(role)
+        if role == _DISPLAY or role == _TOOLTIP:
+            if not index.isValid():
+                return None
             return self.value_text(index.row(), index.column())
-        if role == Qt.TextAlignmentRole:
-            if self._array.dtype.kind in "OSU":
-                return int(Qt.AlignLeft | Qt.AlignVCenter)
-            return int(Qt.AlignRight | Qt.AlignVCenter)
-        if role == Qt.ForegroundRole and self._array.dtype.kind in "fcV":
+        if role == _ALIGN:
+            return self._align
+        if role == _FONT:
+            return self._mono
+        if role == _FOREGROUND and self._may_be_odd and index.isValid():
             v = self._array[index.row(), index.column()]
             try:
                 if not np.isfinite(v):
                     return _ODD_BRUSH
             except TypeError:
                 return None
-        if role == Qt.FontRole:
-            return self._mono
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.DisplayRole):
-        if role == Qt.DisplayRole:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY):
+        if int(role) == _DISPLAY:
             return str(section)
         return None
 
     def flags(self, index):
         if not index.isValid():
             return Qt.NoItemFlags
-        return Qt.ItemIsEnabled | Qt.ItemIsSelectable
+        return _CELL_FLAGS

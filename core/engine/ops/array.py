@@ -61,17 +61,33 @@ def _ensure_shape(ctx, inputs, attrs):
     return x
 
 
-@op("CheckNumerics", "CheckNumericsV2", outputs=("output",),
+def _numerics_error(attrs, what):
+    msg = attrs.get("message", b"")
+    msg = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
+    return ExecutionError(f"{msg} : Tensor had {what} values")
+
+
+@op("CheckNumerics", outputs=("output",),
     description="passes a tensor through, stopping the run if it holds NaN or Inf")
 def _check_numerics(ctx, inputs, attrs):
     x = inputs[0]
     w = widen(x)
     nan, inf = bool(np.isnan(w).any()), bool(np.isinf(w).any())
     if nan or inf:
-        what = "Inf and NaN" if nan and inf else ("NaN" if nan else "Inf")
-        msg = attrs.get("message", b"")
-        msg = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
-        raise ExecutionError(f"{msg} : Tensor had {what} values")
+        raise _numerics_error(attrs, "Inf and NaN" if nan and inf else "NaN" if nan else "Inf")
+    return x
+
+
+@op("CheckNumericsV2", outputs=("output",),
+    description="passes a tensor through, stopping the run if it holds NaN, -Inf or +Inf")
+def _check_numerics_v2(ctx, inputs, attrs):
+    x = inputs[0]
+    w = widen(x)
+    found = [name for name, hit in (("-Inf", np.isneginf(w).any()),
+                                    ("+Inf", np.isposinf(w).any()), ("NaN", np.isnan(w).any()))
+             if hit]
+    if found:
+        raise _numerics_error(attrs, " and ".join(found))
     return x
 
 
@@ -232,11 +248,16 @@ def _concat(values, axis_arg):
     axis = int(np.asarray(axis_arg).reshape(-1)[0])
     first = values[0]
     axis = norm_axis(axis, first.ndim, "concat dimension")
-    for x in values[1:]:
-        if x.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(
-                zip(x.shape, first.shape)) if i != axis):
-            raise ExecutionError(f"ConcatOp : Dimension mismatch: {shape_text(first.shape)} "
-                                 f"vs. {shape_text(x.shape)} along axis {axis}")
+    for k, x in enumerate(values[1:], start=1):
+        if x.ndim != first.ndim:
+            raise ExecutionError(f"ConcatOp : Ranks of all input tensors should match: "
+                                 f"shape[0] = {shape_text(first.shape)} vs. shape[{k}] = "
+                                 f"{shape_text(x.shape)}")
+        for d, (a, b) in enumerate(zip(first.shape, x.shape)):
+            if d != axis and a != b:
+                raise ExecutionError(f"ConcatOp : Dimension {d} in both shapes must be equal: "
+                                     f"shape[0] = {shape_text(first.shape)} vs. shape[{k}] = "
+                                     f"{shape_text(x.shape)}")
     return np.concatenate(values, axis=axis)
 
 
@@ -296,9 +317,10 @@ def _slice(ctx, inputs, attrs):
     for i, (bi, si, d) in enumerate(zip(b, s, x.shape)):
         if si == -1:
             si = d - bi
-        if bi < 0 or si < 0 or bi + si > d:
-            raise ExecutionError(f"Expected begin[{i}] in [0, {d}] and size[{i}] in "
-                                 f"[0, {d - bi}], but got {bi} and {si}")
+        if not 0 <= bi <= d:
+            raise ExecutionError(f"Expected begin[{i}] in [0, {d}], but got {bi}")
+        if not 0 <= si <= d - bi:
+            raise ExecutionError(f"Expected size[{i}] in [0, {d - bi}], but got {si}")
         idx.append(slice(bi, bi + si))
     return x[tuple(idx)]
 
@@ -421,8 +443,11 @@ def _mirror_pad(ctx, inputs, attrs):
     offset = 0 if mode == b"SYMMETRIC" else 1
     for d, (a, b) in zip(x.shape, pads):
         if a > d - offset or b > d - offset:
+            if offset:
+                raise ExecutionError(f"paddings must be less than the dimension size: "
+                                     f"{a}, {b} not less than {d}")
             raise ExecutionError(f"paddings must be no greater than the dimension size: "
-                                 f"{a}, {b} greater than {d - offset}")
+                                 f"{a}, {b} greater than {d}")
     check_alloc(ctx, [d + a + b for d, (a, b) in zip(x.shape, pads)], x.dtype)
     return np.pad(x, pads, mode="symmetric" if offset == 0 else "reflect")
 
@@ -535,7 +560,7 @@ def _gather_v1(ctx, inputs, attrs):
     return gather(params, indices, 0)
 
 
-def _nd_index(params_shape, indices, batch_dims=0):
+def _nd_index(params_shape, indices, batch_dims=0, what="param shape"):
     idx = indices.astype(np.int64, copy=False)
     depth = idx.shape[-1]
     if depth > len(params_shape) - batch_dims:
@@ -546,7 +571,7 @@ def _nd_index(params_shape, indices, batch_dims=0):
     if bad.any():
         where = np.argwhere(bad)[0]
         raise ExecutionError(f"indices{list(map(int, where))} = {list(map(int, idx[tuple(where)]))}"
-                             f" does not index into param shape {shape_text(params_shape)}")
+                             f" does not index into {what} {shape_text(params_shape)}")
     coords = []
     for k in range(batch_dims):
         shape = [1] * (idx.ndim - 1)
@@ -567,7 +592,7 @@ def _gather_nd(ctx, inputs, attrs):
 
 
 def _scatter(target, indices, updates, how):
-    coords = _nd_index(target.shape, indices)
+    coords = _nd_index(target.shape, indices, what="shape")
     depth = indices.shape[-1]
     want = indices.shape[:-1] + target.shape[depth:]
     if updates.shape != want:
@@ -644,11 +669,10 @@ def _broadcast_to(ctx, inputs, attrs):
     try:
         out = np.broadcast_shapes(x.shape, tuple(shape))
     except ValueError:
-        raise ExecutionError(f"Unable to broadcast tensor of shape {shape_text(x.shape)} to "
-                             f"tensor of shape {shape_text(shape)}") from None
-    if list(out) != shape:
-        raise ExecutionError(f"Unable to broadcast tensor of shape {shape_text(x.shape)} to "
-                             f"tensor of shape {shape_text(shape)}")
+        out = None
+    if out is None or list(out) != shape:
+        raise ExecutionError(f"Incompatible shapes: {shape_text(x.shape)} vs. "
+                             f"{shape_text(shape)}")
     check_alloc(ctx, shape, x.dtype)
     return np.array(np.broadcast_to(x, shape))
 
@@ -1017,16 +1041,17 @@ def _sparse_to_dense(ctx, inputs, attrs):
     bad = ((idx < 0) | (idx >= limits)).any(axis=1) if idx.size else np.zeros(0, bool)
     if bad.any():
         r = int(np.argmax(bad))
-        raise ExecutionError(f"indices[{r}] = {list(map(int, idx[r]))} is out of bounds: "
-                             f"need 0 <= index < {dims}")
+        raise ExecutionError(f"indices[{r}] = {shape_text(idx[r])} is out of bounds: "
+                             f"need 0 <= index < {shape_text(dims)}")
     if attrs.get("validate_indices", True) and len(idx) > 1:
         flat = np.ravel_multi_index(idx.T, dims) if dims else np.zeros(len(idx), np.int64)
         step = np.diff(flat)
         if (step <= 0).any():
             r = int(np.argmax(step <= 0)) + 1
             what = "repeated" if step[r - 1] == 0 else "out of order"
-            raise ExecutionError(f"indices[{r}] = {list(map(int, idx[r]))} is {what}. Many "
-                                 f"sparse ops require sorted indices.")
+            raise ExecutionError(f"indices[{r}] = {shape_text(idx[r])} is {what}. Many "
+                                 f"sparse ops require sorted indices.\n    Use "
+                                 f"`tf.sparse.reorder` to create a correctly ordered copy.")
     vals = np.broadcast_to(values, (len(idx),)) if values.ndim == 0 else values
     out[tuple(idx.T)] = vals
     return out

@@ -5,7 +5,12 @@ promotion), integer arithmetic wraps, integer ``Div`` truncates toward zero whil
 ``FloorDiv`` rounds down, and float16/bfloat16 are computed in float32 and rounded back
 (what TensorFlow's CPU kernels do for half types).
 
-This module also holds the small helpers the other kernel modules share (:func:`op`).
+This module also holds the small helpers the other kernel modules share (:func:`op`,
+:func:`run_split`). Threads: big elementwise, matrix, convolution and depthwise kernels
+split their work over the CPU cores themselves (TENSORLOUPE_THREADS=1 turns that off),
+and numpy's OpenBLAS is set to one thread the first time a matrix kernel runs
+(TENSORLOUPE_BLAS_THREADS=N chooses another count, 0 leaves BLAS alone): see
+:func:`configure_blas` for why.
 """
 from __future__ import annotations
 
@@ -101,10 +106,17 @@ def check_alloc(ctx, shape, dtype) -> None:
         guard(n * size)
 
 
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
-# Threads for big elementwise and depthwise kernels; TENSORLOUPE_THREADS=1 turns them off.
-WORKERS = max(1, min(int(os.environ.get("TENSORLOUPE_THREADS", 0)) or os.cpu_count() or 1, 8))
+# Threads for big kernels; TENSORLOUPE_THREADS=1 turns them off.
+WORKERS = max(1, min(_env_int("TENSORLOUPE_THREADS", 0) or os.cpu_count() or 1, 8))
 
 
 def run_split(n: int, fn, work: int = 1 << 30) -> None:
@@ -146,7 +158,7 @@ def configure_blas() -> None:
     if _BLAS_DONE:
         return
     _BLAS_DONE = True
-    want = int(os.environ.get("TENSORLOUPE_BLAS_THREADS", "1") or 0)
+    want = _env_int("TENSORLOUPE_BLAS_THREADS", 1)
     if want <= 0:
         return
     try:
@@ -302,9 +314,9 @@ _unary("Ceil", np.ceil, "rounds every element up to a whole number", int_ok=Fals
 _unary("Rint", np.rint, "rounds to the nearest whole number, ties to even", int_ok=False)
 _unary("Round", lambda x: x if is_int(x.dtype) else np.round(x),
        "rounds to the nearest whole number, ties to even (banker's rounding)")
-_unary("Reciprocal", lambda x: (np.ones_like(x) // x) if is_int(x.dtype) else 1.0 / x,
+_unary("Reciprocal", lambda x: _trunc_div(np.ones_like(x), x),
        "one divided by every element")
-_unary("Inv", lambda x: (np.ones_like(x) // x) if is_int(x.dtype) else 1.0 / x,
+_unary("Inv", lambda x: _trunc_div(np.ones_like(x), x),
        "one divided by every element (old name of Reciprocal)")
 _unary("Sin", np.sin, "sine of every element", int_ok=False)
 _unary("Cos", np.cos, "cosine of every element", int_ok=False)
@@ -422,8 +434,7 @@ def _xdivy(x, y):
     return np.where(x == 0, np.zeros_like(x), x / y)
 
 
-def _binary(names, fn, description, out_bool=False, inputs=("x", "y"), output="z",
-            defaults=None):
+def _binary(names, fn, description, out_bool=False, output="z", defaults=None):
     threaded = fn in (np.add, np.subtract, np.multiply, np.maximum, np.minimum)
 
     def k(ctx, args, attrs):
@@ -459,8 +470,7 @@ _binary(("DivNoNan",), lambda x, y: np.where(y == 0, np.zeros_like(x), x / np.wh
     y == 0, np.ones_like(y), y)), "divides, giving 0 wherever the divisor is 0")
 _binary(("MulNoNan",), lambda x, y: np.where(y == 0, np.zeros_like(x), x * y),
         "multiplies, giving 0 wherever the second factor is 0 (even if the first is NaN)")
-_binary(("Atan2",), np.arctan2, "angle of the point (x, y): arctangent of y / x by quadrant",
-        inputs=("y", "x"))
+_binary(("Atan2",), np.arctan2, "angle of the point (x, y): arctangent of y / x by quadrant")
 _binary(("Xlogy",), _xlogy, "x * log(y), and 0 where x is 0")
 _binary(("Xlog1py",), _xlog1py, "x * log(1 + y), and 0 where x is 0")
 _binary(("Xdivy",), _xdivy, "x / y, and 0 where x is 0")
@@ -532,7 +542,8 @@ def _bias_add(ctx, inputs, attrs):
     if x.ndim < 2 and not nchw and x.ndim < 1:
         raise ExecutionError("Input tensor must be at least 2D")
     if x.shape[axis] != b.shape[0]:
-        raise ExecutionError(f"Must provide as many biases as the channel dimension of the "
+        where = "channel" if nchw else "last"
+        raise ExecutionError(f"Must provide as many biases as the {where} dimension of the "
                              f"input tensor: {shape_text(b.shape)} vs. {shape_text(x.shape)}")
     if not nchw and x.dtype.type not in _LOW_TYPES:
         return parallel_ufunc(np.add, x, b.astype(x.dtype, copy=False))
@@ -854,7 +865,8 @@ def _linalg(fn, x):
     try:
         return fn(widen(x))
     except np.linalg.LinAlgError as exc:
-        raise ExecutionError(f"the matrix could not be factored: {exc}") from None
+        raise ExecutionError("Input is not invertible." if "ingular" in str(exc) else
+                             f"the matrix could not be factored: {exc}") from None
 
 
 @op("MatrixInverse", outputs=("output",), defaults={"adjoint": False},

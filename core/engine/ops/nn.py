@@ -16,8 +16,8 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from ...errors import ExecutionError, UnsupportedError
 from ..registry import np_dtype
 from .array import pad_constant
-from .math import (F32, WORKERS, as_ints, configure_blas, matmul_into, op, run_split,
-                   shape_text, widen)
+from .math import (F32, WORKERS, as_ints, check_alloc, configure_blas, matmul_into, op,
+                   run_split, shape_text, widen)
 
 # ----------------------------------------------------------------------- activations
 
@@ -433,36 +433,42 @@ def _depthwise_flat(x, f, pads, strides, dil, outs):
     return np.array(acc.reshape(n, hq, wq, c)[:, :outs[0], :outs[1]], copy=True)
 
 
-def _conv_backprop_input(ctx, in_shape, f, dy, attrs):
+def _conv_backprop_input(ctx, in_shape, f, dy, attrs, nd=2):
+    """The gradient of a convolution with respect to its input (a transposed
+    convolution): one matmul spreads every output value over the filter's taps, then
+    each tap's slab is added back at its strided place, one slab per tap."""
     nchw = _nchw(attrs)
     in_shape = as_ints(in_shape)
-    if len(in_shape) != 4 or f.ndim != 4 or dy.ndim != 4:
-        raise ExecutionError("Conv2DBackpropInput needs 4-D input_sizes, filter and "
-                             "out_backprop")
-    in_l = [in_shape[0], in_shape[2], in_shape[3], in_shape[1]] if nchw else in_shape
+    name = "Conv2DBackpropInput" if nd == 2 else "Conv3DBackpropInputV2"
+    if len(in_shape) != nd + 2 or f.ndim != nd + 2 or dy.ndim != nd + 2:
+        raise ExecutionError(f"{name} needs {nd + 2}-D input_sizes, filter and out_backprop")
+    in_l = in_shape[:1] + in_shape[2:] + in_shape[1:2] if nchw else in_shape
     dyl = _to_channels_last(widen(dy), nchw)
-    kh, kw, cin, cout = f.shape
-    if in_l[3] != cin:
-        raise ExecutionError(f"input depth {in_l[3]} must equal the filter's input depth {cin}")
-    strides = _spatial(attrs.get("strides"), 2, nchw, "strides")
-    dil = _spatial(attrs.get("dilations"), 2, nchw, "dilations")
-    outs, pads = conv_geometry(in_l[1:3], (kh, kw), strides, dil, attrs.get("padding"),
+    k_sizes = f.shape[:nd]
+    cin, cout = f.shape[nd:]
+    if in_l[-1] != cin:
+        raise ExecutionError(f"input depth {in_l[-1]} must equal the filter's input depth {cin}")
+    strides = _spatial(attrs.get("strides"), nd, nchw, "strides")
+    dil = _spatial(attrs.get("dilations"), nd, nchw, "dilations")
+    outs, pads = conv_geometry(in_l[1:-1], k_sizes, strides, dil, attrs.get("padding"),
                                attrs.get("explicit_paddings"), nchw)
-    if list(dyl.shape[1:3]) != outs or dyl.shape[3] != cout:
+    if list(dyl.shape[1:-1]) != outs or dyl.shape[-1] != cout:
         raise ExecutionError(f"out_backprop shape {shape_text(dy.shape)} does not match the "
                              f"computed output size {outs} x {cout}")
-    n, oh, ow = dyl.shape[0], outs[0], outs[1]
-    cols = (dyl.reshape(-1, cout) @ widen(f).reshape(kh * kw * cin, cout).T)
-    cols = cols.reshape(n, oh, ow, kh, kw, cin)
-    hp = in_l[1] + pads[0][0] + pads[0][1]
-    wp = in_l[2] + pads[1][0] + pads[1][1]
-    dx = np.zeros((n, max(hp, (oh - 1) * strides[0] + (kh - 1) * dil[0] + 1),
-                   max(wp, (ow - 1) * strides[1] + (kw - 1) * dil[1] + 1), cin), dyl.dtype)
-    (sh, sw), (dh, dw) = strides, dil
-    for i, j in itertools.product(range(kh), range(kw)):
-        dx[:, i * dh: i * dh + (oh - 1) * sh + 1: sh,
-           j * dw: j * dw + (ow - 1) * sw + 1: sw] += cols[:, :, :, i, j]
-    dx = dx[:, pads[0][0]: pads[0][0] + in_l[1], pads[1][0]: pads[1][0] + in_l[2]]
+    n = dyl.shape[0]
+    check_alloc(ctx, in_l, dyl.dtype)
+    configure_blas()
+    cols = dyl.reshape(-1, cout) @ widen(f).reshape(-1, cout).T
+    cols = cols.reshape([n] + list(outs) + list(k_sizes) + [cin])
+    size = [max(d + a + b, (o - 1) * s + (k - 1) * t + 1)
+            for d, (a, b), o, s, k, t in zip(in_l[1:-1], pads, outs, strides, k_sizes, dil)]
+    dx = np.zeros([n] + size + [cin], dyl.dtype)
+    lead = (slice(None),) * (nd + 1)
+    for tap in itertools.product(*(range(k) for k in k_sizes)):
+        dst = (slice(None),) + tuple(slice(i * t, i * t + (o - 1) * s + 1, s)
+                                     for i, t, o, s in zip(tap, dil, outs, strides))
+        dx[dst] += cols[lead + tap]
+    dx = dx[(slice(None),) + tuple(slice(a, a + d) for (a, _), d in zip(pads, in_l[1:-1]))]
     return _from_channels_last(np.ascontiguousarray(dx).astype(dy.dtype, copy=False), nchw)
 
 
@@ -472,6 +478,15 @@ def _conv_backprop_input(ctx, in_shape, f, dy, attrs):
 def _conv2d_backprop_input(ctx, inputs, attrs):
     sizes, f, dy = inputs
     return _conv_backprop_input(ctx, sizes, f, dy, attrs)
+
+
+@op("Conv3DBackpropInputV2", outputs=("output",),
+    defaults={"data_format": b"NDHWC", "dilations": [1, 1, 1, 1, 1], "Tshape": 3},
+    description="a 3-D transposed convolution: spreads each value back over the filter's "
+                "footprint")
+def _conv3d_backprop_input(ctx, inputs, attrs):
+    sizes, f, dy = inputs
+    return _conv_backprop_input(ctx, sizes, f, dy, attrs, nd=3)
 
 
 # ----------------------------------------------------------------------------- pooling
@@ -754,7 +769,8 @@ def _sparse_softmax_xent(ctx, inputs, attrs):
     if bad.any():
         v = int(labels[np.argmax(bad)])
         raise ExecutionError(f"Received a label value of {v} which is outside the valid "
-                             f"range of [0, {n}).")
+                             f"range of [0, {n}).  Label values: "
+                             + " ".join(str(int(x)) for x in labels))
     onehot = (labels[:, None] == np.arange(n)).astype(F32)
     loss, grad = _xent(logits, onehot)
     return loss.astype(logits.dtype), grad.astype(logits.dtype)
@@ -944,3 +960,189 @@ def _data_format_vec_permute(ctx, inputs, attrs):
         return x[[spatial_src.index(ch) for ch in spatial_dst]]
     raise ExecutionError(f"input must be a vector or 2-D tensor of size {len(src)} or "
                          f"{len(spatial_src)}, but got shape {shape_text(x.shape)}")
+
+
+def _resize_scale(in_size, out_size, align):
+    if align and out_size > 1:
+        return np.float32((in_size - 1) / (out_size - 1))
+    return np.float32(in_size / out_size)
+
+
+def _bicubic_axis(out_size, in_size, align, half):
+    """Source rows and weights (out, 4) of TensorFlow's bicubic resize along one axis:
+    the Keys cubic (a = -0.5) with half-pixel centers, else a = -0.75, looked up in a
+    1024-step table; half-pixel mode drops taps outside the image and renormalises."""
+    scale = _resize_scale(in_size, out_size, align)
+    pos = np.arange(out_size, dtype=np.float32)
+    src = (pos + np.float32(0.5)) * scale - np.float32(0.5) if half else pos * scale
+    base = np.floor(src)
+    offset = np.rint((src - base) * np.float32(1024)).astype(np.int64)
+    a = -0.5 if half else -0.75
+    near = lambda t: ((a + 2) * t - (a + 3)) * t * t + 1              # noqa: E731
+    far = lambda t: ((a * t - 5 * a) * t + 8 * a) * t - 4 * a          # noqa: E731
+    t = offset / 1024.0
+    u = (1024 - offset) / 1024.0
+    w = np.stack([far(t + 1), near(t), near(u), far(u + 1)], axis=1).astype(np.float32)
+    raw = base.astype(np.int64)[:, None] + np.arange(-1, 3)
+    idx = np.clip(raw, 0, in_size - 1)
+    if half:
+        w = np.where(idx == raw, w, np.float32(0))
+        total = w.sum(axis=1, keepdims=True)
+        w = np.where(np.abs(total) >= 1000 * np.finfo(np.float32).tiny, w / total, w)
+    return idx, w.astype(np.float32)
+
+
+@op("ResizeBicubic", outputs=("resized_images",),
+    defaults={"align_corners": False, "half_pixel_centers": False},
+    description="resizes images with smooth cubic interpolation over 4x4 neighbours")
+def _resize_bicubic(ctx, inputs, attrs):
+    images, oh, ow, align, half = _resize_args(ctx, inputs, attrs)
+    x = images.astype(F32)
+    iy, wy = _bicubic_axis(oh, images.shape[1], align, half)
+    ix, wx = _bicubic_axis(ow, images.shape[2], align, half)
+    rows = np.einsum("yk,nykwc->nywc", wy, x[:, iy])
+    return np.einsum("xk,nyxkc->nyxc", wx, rows[:, :, ix])
+
+
+def _area_matrix(out_size, in_size, align):
+    """(out, in) weights: how much of each input cell every output cell covers."""
+    scale = _resize_scale(in_size, out_size, align)
+    m = np.zeros((out_size, in_size), np.float32)
+    for o in range(out_size):
+        lo, hi = np.float32(o) * scale, np.float32(o + 1) * scale
+        for i in range(int(np.floor(lo)), int(np.ceil(hi))):
+            if i < lo:
+                part = scale if i + 1 > hi else i + 1 - lo
+            else:
+                part = hi - i if i + 1 > hi else np.float32(1)
+            m[o, min(max(i, 0), in_size - 1)] += part
+    return m, scale
+
+
+@op("ResizeArea", outputs=("resized_images",), defaults={"align_corners": False},
+    description="resizes images by averaging the input area under each output pixel")
+def _resize_area(ctx, inputs, attrs):
+    images, oh, ow, align, _ = _resize_args(ctx, inputs, dict(attrs, half_pixel_centers=False))
+    x = images.astype(F32)
+    my, sy = _area_matrix(oh, images.shape[1], align)
+    mx, sx = _area_matrix(ow, images.shape[2], align)
+    out = np.einsum("yh,nhwc->nywc", my, x)
+    out = np.einsum("xw,nywc->nyxc", mx, out)
+    return out * (np.float32(1) / (sy * sx))
+
+
+def _lanczos(radius):
+    def k(x):
+        x = np.abs(x)
+        safe = np.where(x <= 1e-3, 1.0, x)
+        v = radius * np.sin(np.pi * safe) * np.sin(np.pi * safe / radius) / (
+            np.pi * np.pi * safe * safe)
+        return np.where(x > radius, 0.0, np.where(x <= 1e-3, 1.0, v))
+    return k, radius
+
+
+def _keys(x):
+    x = np.abs(x)
+    return np.where(x >= 2, 0.0, np.where(x >= 1, ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0,
+                                          (1.5 * x - 2.5) * x * x + 1.0))
+
+
+def _mitchell(x):
+    x = np.abs(x)
+    return np.where(x >= 2, 0.0, np.where(
+        x >= 1, ((-7.0 / 18.0 * x + 2.0) * x - 10.0 / 3.0) * x + 16.0 / 9.0,
+        ((7.0 / 6.0) * x - 2.0) * x * x + 8.0 / 9.0))
+
+
+_SAMPLING_KERNELS = {
+    "lanczos1": _lanczos(1.0), "lanczos3": _lanczos(3.0), "lanczos5": _lanczos(5.0),
+    "gaussian": (lambda x: np.where(np.abs(x) >= 1.5, 0.0, np.exp(-x * x / (2 * 0.5 ** 2))),
+                 1.5),
+    "box": (lambda x: np.where(np.abs(x) < 0.5, 1.0, np.where(np.abs(x) == 0.5, 0.5, 0.0)),
+            1.0),
+    "triangle": (lambda x: np.maximum(1.0 - np.abs(x), 0.0), 1.0),
+    "keyscubic": (_keys, 2.0),
+    "mitchellcubic": (_mitchell, 2.0),
+}
+
+
+def _sampling_matrix(kernel, out_size, in_size, scale, translate, antialias):
+    """(out, in) weights of one axis of TensorFlow's ScaleAndTranslate."""
+    fn, radius = kernel
+    inv_scale = np.float32(1) / np.float32(scale)
+    kscale = max(float(inv_scale), 1.0) if antialias else 1.0
+    sample = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * inv_scale - \
+        inv_scale * np.float32(translate)
+    m = np.zeros((out_size, in_size), np.float32)
+    src = np.arange(in_size)
+    for o, s in enumerate(sample.astype(np.float64)):
+        if s < 0 or s > in_size:
+            continue                     # samples outside the image stay 0
+        lo = min(max(int(np.ceil(s - radius * kscale - 0.5)), 0), in_size - 1)
+        hi = min(max(int(np.floor(s + radius * kscale - 0.5)), 0), in_size - 1) + 1
+        w = fn((src[lo:hi] + 0.5 - s) / kscale).astype(np.float32)
+        total = w.sum()
+        if abs(total) >= 1000 * np.finfo(np.float32).tiny:
+            m[o, lo:hi] = w / total
+    return m
+
+
+@op("ScaleAndTranslate", outputs=("resized_images",),
+    defaults={"kernel_type": b"lanczos3", "antialias": True},
+    description="resamples images with a chosen filter (Lanczos, Gaussian, cubic ...), "
+                "scaled and shifted; antialiased when shrinking")
+def _scale_and_translate(ctx, inputs, attrs):
+    images, size, scale, translation = inputs
+    oh, ow = as_ints(size)
+    if images.ndim != 4 or oh <= 0 or ow <= 0:
+        raise ExecutionError("input must be 4-dimensional and output dimensions positive")
+    name = attrs.get("kernel_type", b"lanczos3").decode()
+    if name not in _SAMPLING_KERNELS:
+        raise ExecutionError(f"Unrecognized kernel type: {name}")
+    kern = _SAMPLING_KERNELS[name]
+    sy, sx = (float(v) for v in np.asarray(scale).reshape(-1))
+    ty, tx = (float(v) for v in np.asarray(translation).reshape(-1))
+    if sy <= 0 or sx <= 0:
+        raise ExecutionError("Scale must be greater than zero.")
+    anti = bool(attrs.get("antialias", True))
+    my = _sampling_matrix(kern, oh, images.shape[1], sy, ty, anti)
+    mx = _sampling_matrix(kern, ow, images.shape[2], sx, tx, anti)
+    rows = np.einsum("yh,nhwc->nywc", my, images.astype(F32))
+    return np.einsum("xw,nywc->nyxc", mx, rows)
+
+
+@op("CombinedNonMaxSuppression",
+    outputs=("nmsed_boxes", "nmsed_scores", "nmsed_classes", "valid_detections"),
+    defaults={"pad_per_class": False, "clip_boxes": True},
+    description="non-max suppression for every class of every image, keeping the best "
+                "detections overall")
+def _combined_nms(ctx, inputs, attrs):
+    boxes, scores, per_class, total, iou, thresh = inputs
+    if boxes.ndim != 4 or boxes.shape[-1] != 4 or scores.ndim != 3:
+        raise ExecutionError(f"boxes must be [batch, boxes, q, 4] and scores [batch, boxes, "
+                             f"classes], got {shape_text(boxes.shape)} and "
+                             f"{shape_text(scores.shape)}")
+    batch, _, q, _ = boxes.shape
+    classes = scores.shape[2]
+    per_class, total = int(per_class), int(total)
+    iou, thresh = float(iou), float(thresh)
+    size = min(total, per_class * classes) if attrs.get("pad_per_class") else total
+    out_boxes = np.zeros((batch, size, 4), F32)
+    out_scores = np.zeros((batch, size), F32)
+    out_classes = np.zeros((batch, size), F32)
+    valid = np.zeros(batch, np.int32)
+    for b in range(batch):
+        found = []                      # (score, class, box index)
+        for c in range(classes):
+            cb = boxes[b, :, c if q > 1 else 0]
+            keep = _nms(cb, scores[b, :, c], per_class, iou, thresh)
+            found += [(float(scores[b, i, c]), c, int(i)) for i in keep]
+        found.sort(key=lambda t: -t[0])
+        found = found[:size]
+        for k, (s, c, i) in enumerate(found):
+            box = boxes[b, i, c if q > 1 else 0].astype(F32)
+            out_boxes[b, k] = np.clip(box, 0, 1) if attrs.get("clip_boxes", True) else box
+            out_scores[b, k] = s
+            out_classes[b, k] = c
+        valid[b] = len(found)
+    return out_boxes, out_scores, out_classes, valid

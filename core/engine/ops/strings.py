@@ -58,8 +58,10 @@ def _string_join(ctx, inputs, attrs):
     arrays = [_strings(x) for x in inputs]
     shapes = {a.shape for a in arrays if a.ndim}
     if len(shapes) > 1:
-        raise ExecutionError("StringJoin inputs must be scalars or have the same shape: " +
-                             " vs. ".join(shape_text(s) for s in sorted(shapes)))
+        first = next(a.shape for a in arrays if a.ndim)
+        other = next(a.shape for a in arrays if a.ndim and a.shape != first)
+        raise ExecutionError(f"Input shapes do not match: {shape_text(first)} vs. "
+                             f"{shape_text(other)}")
     shape = shapes.pop() if shapes else ()
     out = np.empty(shape, dtype=object)
     parts = [np.broadcast_to(a, shape) for a in arrays]

@@ -287,3 +287,22 @@ def test_large_matmul_and_convolution_match_direct_numpy_sums():
         for j in range(3):
             want += x[:, i:i + 18, j:j + 19].astype(np.float64) @ f[i, j]
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+# Errors whose text depends on what the kernel cannot know (the tensor's or node's name)
+# or on the regex engine's own parser (RE2's messages are not Python's).
+_OWN_WORDS = {"EnsureShape", "GatherNd", "RegexFullMatch"}
+
+
+@pytest.mark.parametrize("index", [i for i, c in enumerate(_data()[0]["cases"])
+                                   if "error" in c and c["op"] not in _OWN_WORDS],
+                         ids=lambda i: f"{i:03d}-{_data()[0]['cases'][i]['op']}")
+def test_error_messages_read_like_tensorflows(index):
+    meta, arrays = _data()
+    case = meta["cases"][index]
+    k = registry.lookup(case["op"])
+    attrs = dict(k.defaults)
+    attrs.update({name: _attr(v, arrays) for name, v in case["attrs"].items()})
+    with pytest.raises(ExecutionError) as info:
+        k.fn(_Ctx(), [_array(d, arrays) for d in case["inputs"]], attrs)
+    assert info.value.message == case["error"]
