@@ -11,7 +11,11 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-_MAX_QT_COUNT = 2**31 - 1
+# Qt's headers keep a record per row/column, so a 100-million-row model would allocate gigabytes
+# before painting anything. The model shows a window of this many rows (columns) at a time,
+# starting at an origin the panel moves.
+WINDOW_ROWS = 1_000_000
+WINDOW_COLS = 100_000
 _DISPLAY = Qt.ItemDataRole.DisplayRole.value
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
 _ALIGN = Qt.ItemDataRole.TextAlignmentRole.value
@@ -84,6 +88,7 @@ class TensorTableModel(QAbstractTableModel):
         self._align = _RIGHT
         self._may_be_odd = False
         self._format = make_formatter(self._array.dtype)
+        self._row0 = self._col0 = 0
         self._row_label = "row"
         self._col_label = "column"
         self._mono = QFont("DejaVu Sans Mono")
@@ -98,6 +103,7 @@ class TensorTableModel(QAbstractTableModel):
             array = array.reshape(-1, 1)
         self._array = array
         self._complex_part = complex_part
+        self._row0 = self._col0 = 0
         self._align = _LEFT if array.dtype.kind in "OSU" else _RIGHT
         self._format = make_formatter(array.dtype, complex_part)
         self._may_be_odd = array.dtype.kind in "fcV"
@@ -107,18 +113,40 @@ class TensorTableModel(QAbstractTableModel):
         return self._array
 
     def value_text(self, row: int, column: int) -> str:
-        return self._format(self._array[row, column])
+        """Text of a visible cell (row and column counted within the window)."""
+        return self._format(self._array[row + self._row0, column + self._col0])
+
+    def shape(self) -> tuple[int, int]:
+        return int(self._array.shape[0]), int(self._array.shape[1])
+
+    def origin(self) -> tuple[int, int]:
+        return self._row0, self._col0
+
+    def needs_paging(self) -> bool:
+        rows, cols = self.shape()
+        return rows > WINDOW_ROWS or cols > WINDOW_COLS
+
+    def set_origin(self, row0: int, col0: int = 0) -> None:
+        """Show the window starting at (row0, col0) of the whole array."""
+        rows, cols = self.shape()
+        row0 = max(0, min(int(row0), max(0, rows - WINDOW_ROWS)))
+        col0 = max(0, min(int(col0), max(0, cols - WINDOW_COLS)))
+        if (row0, col0) == (self._row0, self._col0):
+            return
+        self.beginResetModel()
+        self._row0, self._col0 = row0, col0
+        self.endResetModel()
 
     # ---- Qt overrides
     def rowCount(self, parent=QModelIndex()) -> int:
         if parent.isValid():
             return 0
-        return min(self._array.shape[0], _MAX_QT_COUNT)
+        return min(self._array.shape[0] - self._row0, WINDOW_ROWS)
 
     def columnCount(self, parent=QModelIndex()) -> int:
         if parent.isValid():
             return 0
-        return min(self._array.shape[1], _MAX_QT_COUNT)
+        return min(self._array.shape[1] - self._col0, WINDOW_COLS)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY):
         # Called for every visible cell and role on each repaint: plain int comparisons only
@@ -133,7 +161,7 @@ class TensorTableModel(QAbstractTableModel):
         if role == _FONT:
             return self._mono
         if role == _FOREGROUND and self._may_be_odd and index.isValid():
-            v = self._array[index.row(), index.column()]
+            v = self._array[index.row() + self._row0, index.column() + self._col0]
             try:
                 if not np.isfinite(v):
                     return _ODD_BRUSH
@@ -143,7 +171,8 @@ class TensorTableModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY):
         if int(role) == _DISPLAY:
-            return str(section)
+            offset = self._row0 if orientation == Qt.Orientation.Vertical else self._col0
+            return str(section + offset)
         return None
 
     def flags(self, index):

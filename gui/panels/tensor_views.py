@@ -14,8 +14,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QPlainTextEdit, QTableView, \
-    QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel,
+                               QPlainTextEdit, QSpinBox, QTableView, QVBoxLayout, QWidget)
 
 from core.stats import numeric_view, peak_downsample
 
@@ -126,21 +126,48 @@ class TableView(TensorView):
         view.setAlternatingRowColors(True)
         view.setWordWrap(False)
         view.setCornerButtonEnabled(True)
-        # Fixed sections: Qt never measures all rows or columns, which keeps a 100M-row table fast.
+        # Fixed sections: Qt never measures all rows or columns.
         for header in (view.horizontalHeader(), view.verticalHeader()):
             header.setSectionResizeMode(QHeaderView.Fixed)
         view.horizontalHeader().setDefaultSectionSize(96)
         view.verticalHeader().setDefaultSectionSize(22)
         self.table = view
-        return view
+        # Paging bar for tensors longer than the model's window.
+        self.page_label = QLabel()
+        self.page_spin = QSpinBox()
+        self.page_spin.setKeyboardTracking(False)
+        self.page_spin.setToolTip("First row shown")
+        self.page_spin.valueChanged.connect(lambda v: self.model.set_origin(v, 0))
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.page_label)
+        bar.addWidget(self.page_spin)
+        bar.addStretch(1)
+        self.page_bar = QWidget()
+        self.page_bar.setLayout(bar)
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.page_bar)
+        layout.addWidget(view, 1)
+        return box
 
     def show(self, data, payload, info, complex_part):
         self.widget()
         self.model.set_array(data, complex_part if info.dtype.kind == "c" else None)
-        if info.is_string:
-            self.table.horizontalHeader().setDefaultSectionSize(260)
-        else:
-            self.table.horizontalHeader().setDefaultSectionSize(96)
+        self.table.horizontalHeader().setDefaultSectionSize(260 if info.is_string else 96)
+        rows, _cols = self.model.shape()
+        paging = self.model.needs_paging()
+        self.page_bar.setVisible(paging)
+        if paging:
+            from .tensor_table import WINDOW_ROWS
+            self.page_label.setText(f"{rows:,} rows; {WINDOW_ROWS:,} shown at a time, "
+                                    f"starting at row")
+            self.page_spin.blockSignals(True)
+            self.page_spin.setRange(0, max(0, rows - WINDOW_ROWS))
+            self.page_spin.setSingleStep(WINDOW_ROWS // 2)
+            self.page_spin.setValue(0)
+            self.page_spin.blockSignals(False)
 
     def selected_text(self) -> str:
         """Selected cells as tab-separated lines (what a spreadsheet pastes)."""
@@ -151,7 +178,7 @@ class TableView(TensorView):
             return ""
         r = ranges[0]
         lines = []
-        for row in range(r.top(), r.bottom() + 1):
+        for row in range(r.top(), r.bottom() + 1):  # window rows: value_text offsets them
             lines.append("\t".join(self.model.value_text(row, col)
                                    for col in range(r.left(), r.right() + 1)))
         return "\n".join(lines)
