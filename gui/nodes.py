@@ -44,7 +44,8 @@ ERROR = "error"
 LOADING = "loading…"
 INFO = "info"
 
-TENSOR_KINDS = (VARIABLE, SLOT, OPTIMIZER, OTHER_TENSOR)
+CONSTANT = "constant"
+TENSOR_KINDS = (VARIABLE, SLOT, OPTIMIZER, OTHER_TENSOR, CONSTANT)
 DOCUMENT_KINDS = (SAVED_MODEL, CHECKPOINT, TRAINING_RUN, GRAPH)
 
 _ATTR_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
@@ -763,27 +764,30 @@ def _saver_node(saver) -> Node:
 
 # ---------------------------------------------------------------------- GraphDef
 def graph_node(gm, label: str) -> Node:
+    """A frozen GraphDef, or a TF1 .meta with its MetaGraphDef and the checkpoint beside it."""
     root = Node(label=label, kind=GRAPH, payload=gm, detail=str(getattr(gm, "path", "")))
 
     def load():
         out = []
-        mg = gm.meta_graph() if callable(getattr(gm, "meta_graph", None)) else None
+        mg = getattr(gm, "meta_graph", None)
         if mg is not None:
             out.append(_signatures_group(mg))
             out.append(_collections_group(mg))
             if mg.saver_def is not None:
                 out.append(_saver_node(mg.saver_def))
-        try:
-            reader = gm.open_checkpoint() if getattr(gm, "checkpoint", None) else None
-        except TensorloupeError as exc:
-            out.append(error_node(exc, "variables"))
-            reader = None
-        if reader is not None:
-            v = Node(label="variables", kind=GROUP, payload=reader)
-            v.set_children(checkpoint_variable_nodes(reader))
-            sum_totals(v)
-            out.append(v)
-        funcs = gm.functions() if callable(getattr(gm, "functions", None)) else {}
+        if getattr(gm, "checkpoint", None) is not None:
+            try:
+                reader = gm.open_checkpoint()
+            except TensorloupeError as exc:
+                out.append(error_node(exc, "variables"))
+            else:
+                v = Node(label="variables", kind=GROUP, payload=reader,
+                         detail=str(gm.checkpoint))
+                v.set_children(checkpoint_variable_nodes(reader))
+                sum_totals(v)
+                out.append(v)
+        out.append(_graph_nodes_group(gm.graph_def))
+        funcs = getattr(gm, "functions", None) or {}
         if funcs:
             lib = Node(label="library", kind=GROUP, detail=f"{len(funcs)} FunctionDefs")
             lib._children = []
@@ -794,3 +798,60 @@ def graph_node(gm, label: str) -> Node:
         return out
     root.loader = load
     return root
+
+
+def _graph_nodes_group(graph_def) -> Node:
+    """The graph's nodes grouped by op type (the graph view shows how they connect)."""
+    g = Node(label="nodes", kind=GROUP, detail=f"{len(graph_def.node)} nodes")
+
+    def load():
+        by_op: dict[str, list] = {}
+        for node in graph_def.node:
+            by_op.setdefault(node.op, []).append(node)
+        out = []
+        for op in sorted(by_op, key=natural_key):
+            group = Node(label=op, kind=GROUP, detail=f"{len(by_op[op])} nodes")
+            group._children = []
+            for node in by_op[op]:
+                if node.op == "Const" and "value" in node.attr:
+                    group.add(_const_node(node))
+                    continue
+                item = Node(label=node.name, kind=INFO, dtype=op, detail=node.name, payload=node)
+                item.info = [("op", node.op), ("inputs", ", ".join(node.input) or "none"),
+                             ("device", node.device or "(any)")]
+                group.add(item)
+            out.append(group)
+        return out
+    g.loader = load
+    return g
+
+
+class ConstReader:
+    """One Const node's value, with the reader methods the tensor panel uses."""
+
+    def __init__(self, node_def):
+        self._proto = node_def.attr["value"].tensor
+        self._name = node_def.name
+
+    def keys(self) -> list[str]:
+        return [self._name]
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        from core.tensors import shape_dims
+        return shape_dims(self._proto.tensor_shape) or ()
+
+    def dtype(self, key: str) -> np.dtype:
+        from core import dtypes
+        return dtypes.to_numpy(self._proto.dtype)
+
+    def read(self, key: str) -> np.ndarray:
+        from core.tensors import to_numpy
+        return to_numpy(self._proto)
+
+
+def _const_node(node_def) -> Node:
+    reader = ConstReader(node_def)
+    node = _tensor_node(reader, node_def.name, node_def.name, OTHER_TENSOR, node_def.name)
+    node.kind = CONSTANT
+    node.info = [("op", "Const")]
+    return node

@@ -25,7 +25,7 @@ _KIND_COLOURS = {
     N.GRAPH: "#6a1b9a", N.META_GRAPH: "#558b2f", N.SIGNATURE: "#ef6c00",
     N.INPUT: "#ffa726", N.OUTPUT: "#ffcc80", N.FUNCTION: "#8e24aa", N.CONCRETE: "#ab47bc",
     N.LIBRARY_FUNCTION: "#ce93d8", N.ARGUMENT: "#e1bee7", N.VARIABLE: "#1e88e5",
-    N.SLOT: "#90caf9", N.OPTIMIZER: "#64b5f6", N.OTHER_TENSOR: "#b0bec5", N.ASSET: "#8d6e63",
+    N.SLOT: "#90caf9", N.CONSTANT: "#26a69a", N.OPTIMIZER: "#64b5f6", N.OTHER_TENSOR: "#b0bec5", N.ASSET: "#8d6e63",
     N.COLLECTION: "#78909c", N.SAVER: "#78909c", N.ERROR: "#d32f2f", N.LOADING: "#bdbdbd",
     N.INFO: "#bdbdbd",
 }

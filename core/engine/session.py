@@ -122,8 +122,9 @@ class Session:
         return out[0] if single else out
 
     def execute(self, plan: Plan, feed_values: list, options: RunOptions | None = None) -> list:
+        from .ops.math import blas_threads
         ctx = KernelContext(self, options or self.options)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), blas_threads():
             return execute(plan, ctx, feed_values)
 
     def call_function(self, name: str, inputs: list, attrs: dict, ctx: KernelContext) -> list:

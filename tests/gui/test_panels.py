@@ -268,3 +268,23 @@ def _walk(node):
     for c in node.loaded_children():
         yield c
         yield from _walk(c)
+
+
+def test_long_vector_table_pages_through_a_window(qtbot, idle):
+    from gui.panels.tensor_table import WINDOW_ROWS
+    arr = np.arange(WINDOW_ROWS + 10, dtype=np.int32)
+    panel = TensorPanel()
+    qtbot.addWidget(panel)
+    panel.set_array("long", arr)
+    idle()
+    panel.select_view("table")
+    view = panel.current_view()
+    model = view.model
+    assert model.rowCount() == WINDOW_ROWS and model.needs_paging()
+    assert view.page_bar.isVisibleTo(panel.stack)
+    view.page_spin.setValue(WINDOW_ROWS)  # clamped to the last full window
+    assert model.origin() == (10, 0)
+    last = model.rowCount() - 1
+    assert model.index(last, 0).data() == str(arr[-1])
+    from PySide6.QtCore import Qt
+    assert model.headerData(last, Qt.Vertical) == str(arr.size - 1)

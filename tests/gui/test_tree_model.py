@@ -193,3 +193,25 @@ def _visible_labels(window):
         out.append(idx.data())
         stack.extend(proxy.index(r, 0, idx) for r in range(proxy.rowCount(idx)))
     return out
+
+
+def test_frozen_graph_lists_nodes_by_op_and_constants_as_tensors(window, fixtures_dir):
+    path = fixtures_dir / "saved_models" / "frozen_graph" / "frozen_graph.pb"
+    doc = open_document(window, path)
+    assert doc.kind == N.GRAPH
+    graph_def = doc.payload.graph_def
+    groups = doc.find_child("nodes").children()
+    assert sum(len(g.children()) for g in groups) == len(graph_def.node)
+    assert {g.label for g in groups} == {n.op for n in graph_def.node}
+    consts = doc.find_child("nodes").find_child("Const").children()
+    assert consts and all(c.kind == N.CONSTANT for c in consts)
+
+
+def test_tf1_meta_shows_its_checkpoint_variables(window, fixtures_dir):
+    ckpt_dir = fixtures_dir / "checkpoints" / "tf1_saver"
+    meta, _ = recorded(ckpt_dir, "model.ckpt-2")
+    doc = open_document(window, ckpt_dir / "model.ckpt-2.meta")
+    variables = doc.find_child("variables")
+    assert _tensor_keys(variables) == set(meta["keys"])
+    kernel = variables.find_child("dense").find_child("kernel")
+    assert {c.label for c in kernel.children()} == {"m", "v"}  # Adam, Adam_1

@@ -8,12 +8,12 @@ promotion), integer arithmetic wraps, integer ``Div`` truncates toward zero whil
 This module also holds the small helpers the other kernel modules share (:func:`op`,
 :func:`run_split`). Threads: big elementwise, matrix, convolution and depthwise kernels
 split their work over the CPU cores themselves (TENSORLOUPE_THREADS=1 turns that off),
-and numpy's OpenBLAS is set to one thread the first time a matrix kernel runs
-(TENSORLOUPE_BLAS_THREADS=N chooses another count, 0 leaves BLAS alone): see
-:func:`configure_blas` for why.
+and numpy's BLAS runs on one thread while the engine runs (TENSORLOUPE_BLAS_THREADS=N
+chooses another count, 0 leaves BLAS alone): see :func:`blas_threads` for why.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math as _pymath
 import os
@@ -143,38 +143,26 @@ def run_split(n: int, fn, work: int = 1 << 30) -> None:
 
 
 _PARALLEL_MIN = 1 << 19          # elements; below this one thread is faster
-_BLAS_DONE = False
 
 
-def configure_blas() -> None:
-    """Run numpy's OpenBLAS on one thread (TENSORLOUPE_BLAS_THREADS=N to choose, 0 to
-    leave it alone), once, the first time a matrix kernel runs.
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController()
 
-    Measured on MobileNetV2: with another busy process on the machine, OpenBLAS's
-    own worker threads wait for each other and a batch took 4-7x longer than on one
-    thread; the kernels here split big work across cores themselves (run_split).
-    Does nothing where numpy's BLAS is not a loadable OpenBLAS."""
-    global _BLAS_DONE
-    if _BLAS_DONE:
-        return
-    _BLAS_DONE = True
+
+def blas_threads():
+    """A context in which numpy's BLAS runs on one thread (TENSORLOUPE_BLAS_THREADS=N to
+    choose, 0 to leave it alone); the engine enters it for each run, so nothing changes
+    for the rest of the process.
+
+    Measured on MobileNetV2: with another busy process on the machine, OpenBLAS's own
+    worker threads wait for each other and a batch took 4-7x longer than on one thread;
+    the kernels here split big work across cores themselves (run_split)."""
     want = _env_int("TENSORLOUPE_BLAS_THREADS", 1)
     if want <= 0:
-        return
-    try:
-        import ctypes
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
-        for path in sorted(paths):
-            lib = ctypes.CDLL(path)
-            for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                         "openblas_set_num_threads64_", "openblas_set_num_threads"):
-                setter = getattr(lib, name, None)
-                if setter is not None:
-                    setter(ctypes.c_int(want))
-                    break
-    except (OSError, ValueError, AttributeError):
-        pass                         # not Linux, or no OpenBLAS: leave BLAS as it is
+        return contextlib.nullcontext()
+    return _blas_controller().limit(limits=want, user_api="blas")
 
 
 def _channel_broadcast(ufunc, x, y):
@@ -766,7 +754,6 @@ _cumulative("Cumprod", np.cumprod, "running product along an axis")
 # ------------------------------------------------------------------- matrix products
 
 def matmul(a: np.ndarray, b: np.ndarray, out_dtype=None) -> np.ndarray:
-    configure_blas()
     dt = out_dtype or a.dtype
     if a.dtype in LOW_FLOATS or b.dtype in LOW_FLOATS:
         return np.matmul(a.astype(F32), b.astype(F32)).astype(dt)
@@ -780,8 +767,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out_dtype=None) -> np.ndarray:
 
 def matmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out = a @ b for 2-D a, b; big products run as row blocks on every core (BLAS
-    itself runs on one thread, see configure_blas)."""
-    configure_blas()
+    itself runs on one thread, see blas_threads)."""
     m, k = a.shape
     if m * k * b.shape[1] >= 1 << 24 and m >= 2 * WORKERS:
         run_split(m, lambda s, e: np.matmul(a[s:e], b, out=out[s:e]))
@@ -842,7 +828,6 @@ def _batch_matmul(ctx, inputs, attrs):
 def _einsum(ctx, inputs, attrs):
     eq = attrs["equation"]
     eq = (eq.decode() if isinstance(eq, bytes) else eq).replace(" ", "")
-    configure_blas()
     dt = inputs[0].dtype
     args = [widen(x) for x in inputs]
     try:

@@ -18,7 +18,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from ...errors import ExecutionError, UnsupportedError
 from ..registry import np_dtype
 from .array import pad_constant
-from .math import (F32, WORKERS, as_ints, check_alloc, configure_blas, matmul_into, op,
+from .math import (F32, WORKERS, as_ints, check_alloc, matmul_into, op,
                    run_split, shape_text, widen)
 
 # ----------------------------------------------------------------------- activations
@@ -186,7 +186,6 @@ def _windows(xp, k_sizes, strides, dilations, outs):
 
 def conv_nd(x, f, strides, dilations, pads, outs):
     """Channels-last convolution: x (N, *S, C), f (*K, Cin, Cout) -> (N, *outs, Cout)."""
-    configure_blas()
     nd = f.ndim - 2
     k_sizes = list(f.shape[:nd])
     cin, cout = f.shape[-2:]
@@ -425,7 +424,6 @@ def _conv_backprop_input(ctx, in_shape, f, dy, attrs, nd=2):
                              f"computed output size {outs} x {cout}")
     n = dyl.shape[0]
     check_alloc(ctx, in_l, dyl.dtype)
-    configure_blas()
     cols = dyl.reshape(-1, cout) @ widen(f).reshape(-1, cout).T
     cols = cols.reshape([n] + list(outs) + list(k_sizes) + [cin])
     size = [max(d + a + b, (o - 1) * s + (k - 1) * t + 1)
