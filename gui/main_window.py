@@ -89,7 +89,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.panels)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([600, 800])
+        self.splitter.setSizes([660, 740])
         self.setCentralWidget(self.splitter)
 
         # Status bar: a progress bar and Cancel for whatever runs in the background.
@@ -211,7 +211,7 @@ class MainWindow(QMainWindow):
             self.tree.resizeColumnToContents(col)
         self.tree.resizeColumnToContents(COL_NAME)
         header = self.tree.header()
-        header.resizeSection(COL_NAME, max(180, min(header.sectionSize(COL_NAME) + 12, 300)))
+        header.resizeSection(COL_NAME, max(180, min(header.sectionSize(COL_NAME) + 12, 270)))
 
     # ------------------------------------------------------------------ selection & panels
     def current_source_index(self) -> QModelIndex:
@@ -275,6 +275,12 @@ class MainWindow(QMainWindow):
                 n.error = bad[n.payload.key]
                 idx = self.model.index_of(n)
                 self.model.dataChanged.emit(idx, idx.siblingAtColumn(5))
+                # Open the groups above it, so the red items are in sight.
+                parent = self.proxy.mapFromSource(idx).parent()
+                while parent.isValid():
+                    self.tree.expand(parent)
+                    parent = parent.parent()
+        self.fit_columns()
 
     # ------------------------------------------------------------------ select by path
     def select_path(self, labels: list[str], timeout: float = 60.0) -> N.Node:

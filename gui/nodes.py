@@ -294,6 +294,14 @@ def _training_run(directory: Path) -> Node | None:
                 detail=str(directory), payload=run)
     root.info = [("directory", str(directory)), ("checkpoints", str(len(prefixes))),
                  ("latest", Path(latest).name if latest else "–")]
+    import datetime
+    for item in run if isinstance(run, (list, tuple)) else []:
+        stamp = getattr(item, "timestamp", None)
+        when = (datetime.datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S")
+                if stamp else "time not recorded")
+        step = getattr(item, "step", None)
+        name = getattr(item, "name", None) or Path(os.fspath(getattr(item, "prefix", item))).name
+        root.info.append((name, (f"step {step}, " if step is not None else "") + f"saved {when}"))
     children = []
     for prefix in prefixes:
         name = Path(prefix).name

@@ -72,27 +72,33 @@ def _run_flat(steps, values, ctx: KernelContext) -> None:
             if cancel is not None:
                 ctx.check_cancelled()
     except Exception as exc:  # noqa: BLE001 - every failure becomes one located error
-        raise node_error(ctx, st, exc) from (None if isinstance(exc, TensorloupeError) else exc)
+        # (ctx.node: a fused step points it at the original node that failed)
+        raise node_error(ctx, ctx.node if st is not None else None, exc) from (None if isinstance(exc, TensorloupeError) else exc)
 
 
 def _run_flat_traced(steps, values, ctx: KernelContext, trace) -> None:
-    st = None
+    part = None
     clock = time.perf_counter
     try:
         for st in steps:
-            ctx.node = st
-            t0 = clock()
-            out = st.fn(ctx, [values[s][k] for s, k in st.inputs], st.attrs)
-            seconds = clock() - t0
-            out = out if type(out) in (tuple, list) else (out,)
-            values[st.idx] = out
-            record(trace, ctx, st, out, seconds)
+            # A fused step runs its original nodes one by one, so each is traced.
+            for part in (st.parts or (st,)):
+                ctx.node = part
+                t0 = clock()
+                out = part.fn(ctx, [values[s][k] for s, k in part.inputs], part.attrs)
+                seconds = clock() - t0
+                out = out if type(out) in (tuple, list) else (out,)
+                values[part.idx] = out
+                record(trace, ctx, part, out, seconds)
+            if st.parts:
+                for p in st.parts[:-1]:
+                    values[p.idx] = None    # a chain's intermediates have no other reader
             if st.free:
                 for f in st.free:
                     values[f] = None
             ctx.check_cancelled()
     except Exception as exc:  # noqa: BLE001
-        raise node_error(ctx, st, exc) from (None if isinstance(exc, TensorloupeError) else exc)
+        raise node_error(ctx, part, exc) from (None if isinstance(exc, TensorloupeError) else exc)
 
 
 def _run_units(units, values, dead, ctx: KernelContext, iteration: int, trace) -> None:

@@ -16,7 +16,7 @@ import heapq
 from dataclasses import dataclass, field
 
 from ..errors import ExecutionError, NotFoundError
-from . import registry
+from . import fuse, registry
 from .registry import FuncRef, decode_attr
 
 # Ops the planner handles itself rather than through a kernel.
@@ -220,7 +220,7 @@ class Step:
     """One node to execute."""
 
     __slots__ = ("idx", "name", "op", "kind", "fn", "inputs", "ctrl", "attrs", "nout",
-                 "free", "is_constant", "kernel")
+                 "free", "is_constant", "kernel", "parts")
 
     def __init__(self, idx, name, op, kind, fn, inputs, ctrl, attrs, nout, kernel):
         self.idx = idx
@@ -235,6 +235,7 @@ class Step:
         self.free = ()
         self.is_constant = False
         self.kernel = kernel
+        self.parts = None   # a fused step: the original steps (see ``fuse``)
 
     def __repr__(self):
         return f"Step({self.name!r}, {self.op})"
@@ -423,6 +424,8 @@ def build_plan(body: Body, fetches: list, feeds: list, targets: list,
         plan.steps = _frame_units(body, order, steps_by_node, ins, n)
     else:
         plan.steps = [steps_by_node[i] for i in order if i in steps_by_node]
+        if not unsupported and fuse.enabled():
+            plan.steps = fuse.fuse_steps(plan.steps, fetch_refs, n)
         _assign_frees(plan)
     return plan
 

@@ -14,9 +14,9 @@ from typing import Any, Callable
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QGuiApplication
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QFormLayout, QFrame,
+from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QMenu, QProgressBar, QPushButton,
-                               QSizePolicy, QSplitter, QStackedWidget, QToolButton, QVBoxLayout,
+                               QSplitter, QStackedWidget, QToolButton, QVBoxLayout,
                                QWidget)
 
 from core.errors import UnsupportedError
@@ -98,6 +98,9 @@ class TensorPanel(Panel):
         self.set_source(TensorSource.from_checkpoint(ref.reader, ref.key,
                                                      title=ref.readable or ref.key,
                                                      details=details))
+        if node.error:  # e.g. a checksum mismatch found by verifying the checkpoint
+            self.error_label.setText("This tensor is damaged: " + node.error)
+            self.error_label.show()
 
     # Emitted when a background step finishes (tests and the screenshot mode listen).
     stats_ready = Signal(object)
@@ -136,7 +139,6 @@ class TensorPanel(Panel):
         self.subtitle = QLabel()
         self.subtitle.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.subtitle.setWordWrap(True)
-        self.subtitle.setStyleSheet("color: palette(mid);")
         self.subtitle.setStyleSheet("color: #555;")
 
         copy_name = QPushButton("Copy name")

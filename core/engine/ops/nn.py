@@ -184,8 +184,12 @@ def _windows(xp, k_sizes, strides, dilations, outs):
     return win[idx]
 
 
-def conv_nd(x, f, strides, dilations, pads, outs):
-    """Channels-last convolution: x (N, *S, C), f (*K, Cin, Cout) -> (N, *outs, Cout)."""
+def conv_nd(x, f, strides, dilations, pads, outs, epilogue=None):
+    """Channels-last convolution: x (N, *S, C), f (*K, Cin, Cout) -> (N, *outs, Cout).
+
+    ``epilogue(rows)``, when given, is applied in place to each block of output rows
+    (a contiguous (positions, Cout) view) right after it is computed, while it is still
+    in cache (the fused bias and activation of :func:`fused_conv`)."""
     nd = f.ndim - 2
     k_sizes = list(f.shape[:nd])
     cin, cout = f.shape[-2:]
@@ -207,7 +211,11 @@ def conv_nd(x, f, strides, dilations, pads, outs):
         sl = x[(slice(None),) + tuple(slice(0, (o - 1) * s + 1 if o else 0, s)
                                       for o, s in zip(outs, strides))]
         if groups == 1:
-            matmul_into(sl.reshape(n * per_image, c), fmat, out.reshape(n * per_image, cout))
+            a, o = sl.reshape(n * per_image, c), out.reshape(n * per_image, cout)
+            if epilogue is None:
+                matmul_into(a, fmat, o)
+            else:
+                _matmul_blocks(a, fmat, o, epilogue)
             return out.reshape([n] + list(outs) + [cout])
     # im2col a few images at a time (bounded memory): copy every window into a
     # (positions, taps x channels) matrix, then one matmul.
@@ -245,12 +253,62 @@ def conv_nd(x, f, strides, dilations, pads, outs):
             fg = f.reshape(ksz, cin, groups, cout // groups)
             out[b:e] = np.einsum("mkgc,kcgo->mgo", p, fg, optimize=True).reshape(
                 e - b, per_image, cout)
+        if epilogue is not None:
+            epilogue(out[b:e].reshape(-1, cout))
 
     starts = list(range(0, n, step))
     run_split(len(starts), lambda s, e: [chunk(starts[i]) for i in range(s, e)],
               n * per_image * ksz * c)
     return out.reshape([n] + list(outs) + [cout])
 
+
+
+def _matmul_blocks(a, fmat, out, epilogue):
+    """out = a @ fmat by blocks of rows, each finished by ``epilogue`` while in cache;
+    big products are shared among the cores."""
+    m, k = a.shape
+    cout = fmat.shape[1]
+    block = max(256, _EPILOGUE_BYTES // max(1, 4 * (cout + k)))
+
+    def part(s, e):
+        for b in range(s, e, block):
+            q = min(e, b + block)
+            np.matmul(a[b:q], fmat, out=out[b:q])
+            epilogue(out[b:q])
+    if m * k * cout >= 1 << 22 and m >= 2 * block:
+        run_split(m, part)
+    else:
+        part(0, m)
+
+
+_EPILOGUE_BYTES = 1 << 18   # rows per matmul block: inputs + outputs about 256 KiB
+
+
+def channel_epilogue(bias, act, cout):
+    """In-place ``rows += bias`` then Relu/Relu6 on a contiguous (positions, cout) block,
+    or None when there is nothing to do. The bias is tiled to a few thousand elements so
+    numpy's inner loop runs long even for 8 channels."""
+    hi = {None: None, "Relu": np.inf, "Relu6": 6.0}[act]
+    tiled = None
+    if bias is not None:
+        k = max(1, 2048 // max(cout, 1))
+        tiled = np.tile(bias.reshape(-1), k)
+    if tiled is None and hi is None:
+        return None
+
+    def ep(rows):
+        if tiled is not None:
+            flat = rows.reshape(-1)
+            main = flat.size - flat.size % tiled.size
+            if main:
+                head = flat[:main].reshape(-1, tiled.size)
+                np.add(head, tiled, out=head)
+            if main < flat.size:
+                tail = rows.reshape(-1, cout)[main // cout:]
+                np.add(tail, bias, out=tail)
+        if hi is not None:
+            np.clip(rows, rows.dtype.type(0), rows.dtype.type(hi), out=rows)
+    return ep
 
 
 _IM2COL_BYTES = 1 << 23   # bounds the patch matrix's memory
@@ -291,6 +349,52 @@ def _conv(ctx, inputs, attrs, nd):
     return _from_channels_last(out.astype(x.dtype, copy=False), nchw)
 
 
+def fused_conv(op_type, x, f, attrs, scale=None, bias=None, act=None, paddings=None):
+    """Conv2D or DepthwiseConv2dNative followed by a per-channel multiply (``scale``), a
+    per-channel add (``bias``) and Relu/Relu6 (``act``), in one pass; ``paddings`` is the
+    value of a zero Pad that fed the convolution (it becomes the convolution's padding).
+
+    The scale is multiplied into the filter (a batch norm folded into the convolution:
+    the same arithmetic up to float rounding), the bias and activation are applied to
+    each block of output while it is in cache. Returns None when the operands are not of
+    the plain kind this handles (float32, NHWC, vectors with one entry per output
+    channel, finite scale); the caller then runs the ops one by one."""
+    if (_nchw(attrs) or x.dtype != F32 or f.dtype != F32 or x.ndim != 4 or f.ndim != 4):
+        return None
+    depthwise = op_type == "DepthwiseConv2dNative"
+    cout = f.shape[2] * f.shape[3] if depthwise else f.shape[3]
+    for v in (scale, bias):
+        if v is not None and (not isinstance(v, np.ndarray) or v.dtype != F32 or
+                              v.shape != (cout,)):
+            return None
+    if scale is not None and not np.isfinite(scale).all():
+        return None
+    if depthwise and x.shape[3] != f.shape[2]:
+        return None
+    padding = attrs.get("padding", b"VALID")
+    sizes = list(x.shape[1:3])
+    pre = None
+    if paddings is not None:
+        p = np.asarray(paddings)
+        if (padding != b"VALID" or p.shape != (4, 2) or p.dtype.kind not in "iu" or
+                (p < 0).any() or p[0].any() or p[3].any()):
+            return None
+        pre = [(int(p[1, 0]), int(p[1, 1])), (int(p[2, 0]), int(p[2, 1]))]
+        sizes = [sizes[0] + sum(pre[0]), sizes[1] + sum(pre[1])]
+    strides = _spatial(attrs.get("strides"), 2, False, "strides")
+    dil = _spatial(attrs.get("dilations"), 2, False, "dilations")
+    outs, pads = conv_geometry(sizes, f.shape[:2], strides, dil, padding,
+                               attrs.get("explicit_paddings"), False)
+    if pre is not None:
+        pads = pre
+    ep = channel_epilogue(bias, act, cout)
+    if depthwise:
+        fw = f if scale is None else f * scale.reshape(f.shape[2], f.shape[3])
+        return depthwise_nhwc(x, fw, strides, dil, pads, outs, ep)
+    fw = f if scale is None else f * scale
+    return conv_nd(x, fw, strides, dil, pads, outs, ep)
+
+
 _CONV_DEFAULTS = {"data_format": b"NHWC", "dilations": [1, 1, 1, 1], "explicit_paddings": [],
                   "use_cudnn_on_gpu": True}
 
@@ -326,15 +430,24 @@ def _depthwise(ctx, inputs, attrs):
     outs, pads = conv_geometry(xl.shape[1:3], (kh, kw), strides, dil,
                                attrs.get("padding", b"VALID"), attrs.get("explicit_paddings"),
                                nchw)
-    xw, fw = widen(xl), widen(f)
-    n = xl.shape[0]
+    out = depthwise_nhwc(widen(xl), widen(f), strides, dil, pads, outs)
+    return _from_channels_last(out.astype(x.dtype, copy=False), nchw)
+
+
+def depthwise_nhwc(xw, fw, strides, dil, pads, outs, epilogue=None):
+    """Channels-last depthwise convolution: xw (N, H, W, C), fw (KH, KW, C, M) ->
+    (N, OH, OW, C * M); ``epilogue`` as in :func:`conv_nd`."""
+    kh, kw, c, mult = fw.shape
+    n = xw.shape[0]
     oh, ow = outs
     (sh, sw), (dh, dw) = strides, dil
-    grid = (xl.shape[1] + sum(pads[0])) * (xl.shape[2] + sum(pads[1]))
+    grid = (xw.shape[1] + sum(pads[0])) * (xw.shape[2] + sum(pads[1]))
     if (sh, sw) == (1, 1) and mult == 1 and n and oh and ow and grid < 2.0 * oh * ow:
         # (small images waste too much on their borders in the flat form)
         out = _depthwise_flat(xw, fw[:, :, :, 0], pads, dil, outs)
-        return _from_channels_last(out.astype(x.dtype, copy=False), nchw)
+        if epilogue is not None:
+            epilogue(out.reshape(-1, c))
+        return out
     out = np.empty((n, oh, ow, c, mult), dtype=np.result_type(xw.dtype, fw.dtype))
     # A few images at a time (the working set stays in cache); one multiply-add per tap;
     # the batch is shared among the CPU cores.
@@ -354,10 +467,11 @@ def _depthwise(ctx, inputs, attrs):
                 else:
                     np.multiply(tap, fw[i, j], out=t)
                     acc += t
+            if epilogue is not None:
+                epilogue(acc.reshape(-1, c * mult))
     if n:
         run_split(n, work, out.size)
-    out = out.reshape(n, oh, ow, c * mult).astype(x.dtype, copy=False)
-    return _from_channels_last(out, nchw)
+    return out.reshape(n, oh, ow, c * mult)
 
 
 def _depthwise_flat(x, f, pads, dil, outs):
