@@ -230,20 +230,67 @@ class SavedModel:
         except (TensorloupeError, ImportError):
             reader = None
         if reader is not None:
-            for key in reader.keys():
-                if key == "_CHECKPOINTABLE_OBJECT_GRAPH":
-                    continue
-                out["variables"] += 1
-                count = 1
-                for d in reader.shape(key):
-                    count *= int(d)
-                out["parameters"] += count
-                itemsize = getattr(reader.dtype(key), "itemsize", 0) or 0
-                out["variable_bytes"] += count * itemsize
+            mg = self.meta_graphs[0] if self.meta_graphs else None
+            (out["variables"], out["parameters"],
+             out["variable_bytes"]) = variable_totals(mg, reader)
         return out
 
     # Room for core.engine: run_signature(key, inputs, tags=None) and
     # run(fetches, feeds, tags=None) are attached by the engine.
+
+
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+
+def saved_model_variable_names(mg, reader) -> dict[str, str]:
+    """Checkpoint key -> the variable's own name (``dense/kernel``), from the SavedObjectGraph.
+
+    The checkpoint's TrackableObjectGraph and the SavedModel's SavedObjectGraph list the same
+    objects in the same order, so node i of one is node i of the other."""
+    og = mg.object_graph if mg is not None else None
+    if og is None:
+        return {}
+    try:
+        tog = reader.object_graph()
+    except TensorloupeError:
+        return {}
+    if tog is None:
+        return {}
+    out = {}
+    for tnode, snode in zip(tog.nodes, og.nodes):
+        if snode.WhichOneof("kind") != "variable" or not snode.variable.name:
+            continue
+        for attr in tnode.attributes:
+            if attr.name == "VARIABLE_VALUE":
+                out[attr.checkpoint_key] = snode.variable.name
+    return out
+
+
+def variable_totals(mg, reader) -> tuple[int, int, int]:
+    """(variables, parameters, bytes) of a SavedModel's checkpoint.
+
+    Keras 3 exports store every variable twice (under ``variables/N`` and
+    ``_all_variables/N``); an entry with the same variable name, shape and dtype as one
+    already counted is that copy, and is counted once. The object graph entry is not counted.
+    """
+    names = saved_model_variable_names(mg, reader)
+    seen = set()
+    count = params = nbytes = 0
+    for key in sorted(reader.keys(), key=lambda k: (k.startswith("_"), k)):
+        if key == OBJECT_GRAPH_KEY:
+            continue
+        shape = tuple(reader.shape(key))
+        identity = (names.get(key, key), shape, reader.dtype_enum(key))
+        if identity in seen:
+            continue
+        seen.add(identity)
+        count += 1
+        n = 1
+        for d in shape:
+            n *= int(d)
+        params += n
+        nbytes += int(reader.nbytes(key))
+    return count, params, nbytes
 
 
 def _list_files(root: Path) -> list[Path]:

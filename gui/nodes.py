@@ -606,72 +606,8 @@ def _functions_group(mg) -> Node:
     return g
 
 
-def saved_model_variable_names(mg, reader) -> dict[str, str]:
-    """Checkpoint key -> the variable's own name (``dense/kernel``), from the SavedObjectGraph.
-
-    The checkpoint's TrackableObjectGraph and the SavedModel's SavedObjectGraph list the same
-    objects in the same order, so node i of one is node i of the other."""
-    og = mg.object_graph
-    if og is None:
-        return {}
-    tog = _trackable_graph(reader)
-    if tog is None:
-        return {}
-    out = {}
-    for i, tnode in enumerate(tog.nodes):
-        if i >= len(og.nodes):
-            break
-        snode = og.nodes[i]
-        if snode.WhichOneof("kind") != "variable" or not snode.variable.name:
-            continue
-        for attr in tnode.attributes:
-            if attr.name == "VARIABLE_VALUE":
-                out[attr.checkpoint_key] = snode.variable.name
-    return out
-
-
-def _trackable_graph(reader):
-    """The checkpoint's TrackableObjectGraph, or None (TF1 checkpoints have none)."""
-    get_graph = getattr(reader, "object_graph", None)
-    if get_graph is not None:
-        try:
-            return get_graph()
-        except (TensorloupeError, ImportError):
-            pass
-    if OBJECT_GRAPH_KEY not in reader.keys():
-        return None
-    from google.protobuf.message import DecodeError
-
-    from protos import trackable_object_graph_pb2
-    try:
-        raw = reader.read(OBJECT_GRAPH_KEY)
-        data = raw.reshape(-1)[0] if hasattr(raw, "reshape") else raw
-        graph = trackable_object_graph_pb2.TrackableObjectGraph()
-        graph.ParseFromString(bytes(data))
-        return graph
-    except (TensorloupeError, DecodeError, IndexError, TypeError):
-        return None
-
-
-def variable_totals(mg, reader) -> tuple[int, int, int]:
-    """(variables, parameters, bytes) of a SavedModel's checkpoint, each variable counted once
-    even when the export stores it under two keys; the object graph entry is not counted."""
-    names = saved_model_variable_names(mg, reader) if mg is not None else {}
-    seen = set()
-    count = params = nbytes = 0
-    for key in sorted(reader.keys(), key=lambda k: (k.startswith("_"), k)):
-        if key == OBJECT_GRAPH_KEY:
-            continue
-        name = names.get(key, key)
-        if name in seen:
-            continue
-        seen.add(name)
-        count += 1
-        n = _prod(reader.shape(key))
-        params += n
-        size = getattr(reader, "nbytes", None)
-        nbytes += int(size(key)) if size else n * np.dtype(reader.dtype(key)).itemsize
-    return count, params, nbytes
+# Shared with core (the SavedModel summary counts each variable once the same way).
+from core.saved_model import saved_model_variable_names, variable_totals  # noqa: E402
 
 
 def _variables_group(sm, mg) -> Node:

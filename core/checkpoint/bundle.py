@@ -109,7 +109,6 @@ class CheckpointReader:
             e.key: e for k, e in self._raw.items() if k not in slice_keys}
         self._keys = sorted(self.entries)
         self._maps: dict[int, object] = {}
-        self._files: dict[int, object] = {}
         self._lock = threading.Lock()  # GUI workers read from several threads
         self._closed = False
 
@@ -232,17 +231,14 @@ class CheckpointReader:
             raise FormatError(f"tensor {key!r} is in shard {shard_id}, but the header says "
                               f"{self.header.num_shards} shards", self.index_path)
         path = data_filename(self.prefix, shard_id, self.header.num_shards)
+        # The map keeps its own descriptor, so the file is closed at once: a reader nobody
+        # closes leaks no file handles, only maps that go with the last view of them.
         try:
-            f = open(path, "rb")
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         except FileNotFoundError:
             raise NotFoundError(f"data file missing (needed for tensor {key!r})", path) from None
-        try:
-            size = os.fstat(f.fileno()).st_size
-            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        except (OSError, ValueError):
-            f.close()
-            raise
-        self._files[shard_id] = f
         self._maps[shard_id] = mapped
         return mapped
 
@@ -437,10 +433,7 @@ class CheckpointReader:
                     m.close()
                 except BufferError:
                     pass  # a view from array() is alive; the map goes when it does
-        for f in self._files.values():
-            f.close()
         self._maps.clear()
-        self._files.clear()
 
     def __enter__(self):
         return self

@@ -168,3 +168,20 @@ def test_damaged_saved_model_pb(tmp_path, damage):
         open_saved_model(dst)
     assert err.value.path == str(pb)
     assert "\n" not in str(err.value)
+
+
+def test_summary_counts_keras3_variables_once(fixtures_dir):
+    """Keras 3 exports store each variable under variables/N and the model's weights again
+    under _all_variables/N (TensorFlow wrote both); the summary counts each variable once,
+    so its totals are those of variables/N (which also holds non-weight state such as a
+    dropout seed)."""
+    import core
+    for name in ("keras_mlp", "keras_cnn", "mobilenet_v2"):
+        sm = core.open_saved_model(fixtures_dir / "saved_models" / name)
+        reader = sm.variables
+        own = [k for k in reader.keys() if k.startswith("variables/")]
+        copies = [k for k in reader.keys() if k.startswith("_all_variables/")]
+        assert own and copies, name
+        summary = sm.summary()
+        assert summary["parameters"] == sum(reader.num_elements(k) for k in own), name
+        assert summary["variables"] == len(own), name
