@@ -2,7 +2,8 @@
 
 Keras exports a convolution + batch norm + activation as a chain of nodes, each making a
 full-size tensor: ``Conv2D -> Mul(scale) -> AddV2(offset) -> Relu6`` (or ``BiasAdd``
-instead of the batch norm, or a depthwise convolution, sometimes fed by a zero ``Pad``).
+instead of the batch norm, or a depthwise convolution, sometimes fed by a zero ``Pad``,
+sometimes followed by the ``AddV2`` of a residual connection and another activation).
 :func:`fuse_steps` turns each such chain of a flat plan into one step that computes the
 convolution with the scale folded into the filter and adds the offset and clips each
 block of output while it is still in cache (:func:`core.engine.ops.nn.fused_conv`).
@@ -24,10 +25,13 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 CONVS = {"Conv2D", "DepthwiseConv2dNative"}
 SCALES = {"Mul"}
 OFFSETS = {"AddV2", "Add", "BiasAdd"}
 ACTIVATIONS = {"Relu", "Relu6"}
+RESIDUALS = {"AddV2", "Add"}
 FLOATS = {1}     # DT_FLOAT: the fused kernel handles float32 only
 
 
@@ -37,33 +41,52 @@ def enabled() -> bool:
 
 
 def fuse_steps(steps: list, fetch_refs: list, n_nodes: int) -> list:
-    """The flat step list with fusible chains replaced by fused steps."""
-    from .plan import K_KERNEL, Step
+    """The flat step list with fusible chains replaced by fused steps.
 
-    readers: dict[int, list] = {}       # slot -> [(step position, input index)]
-    ctrl_linked = set()                 # nodes with control edges from or to them
-    for pos, st in enumerate(steps):
-        for k, (s, _) in enumerate(st.inputs):
-            readers.setdefault(s, []).append((pos, k))
-        if st.ctrl:
-            ctrl_linked.add(st.idx)
-            ctrl_linked.update(st.ctrl)
-    fetched = {s for s, _ in fetch_refs}
-    pos_of = {st.idx: pos for pos, st in enumerate(steps)}
+    (Also tried: running fused convolutions that feed each other a few images at a time,
+    to keep the intermediate tensors in cache. No faster on MobileNetV2: the per-call
+    cost of the smaller kernels ate the gain.)"""
+    return _fuse_chains(steps, fetch_refs)
 
-    def sole_reader(st):
+
+class _Graph:
+    """Who reads what, in a step list."""
+
+    def __init__(self, steps, fetch_refs):
+        self.steps = steps
+        self.readers: dict[int, list] = {}     # slot -> [(step position, input index)]
+        self.ctrl_linked = set()               # nodes with control edges from or to them
+        for pos, st in enumerate(steps):
+            for k, (s, _) in enumerate(st.inputs):
+                self.readers.setdefault(s, []).append((pos, k))
+            if st.ctrl:
+                self.ctrl_linked.add(st.idx)
+                self.ctrl_linked.update(st.ctrl)
+            for part in st.parts or ():
+                self.ctrl_linked.update(part.ctrl)
+        self.fetched = {s for s, _ in fetch_refs}
+        self.pos_of = {st.idx: pos for pos, st in enumerate(steps)}
+
+    def sole_reader(self, st):
         """The (step, input index) that alone reads st's output 0, or None."""
-        if st.idx in fetched or st.idx in ctrl_linked or st.nout != 1:
+        from .plan import K_KERNEL
+        if st.idx in self.fetched or st.idx in self.ctrl_linked or st.nout != 1:
             return None
-        r = readers.get(st.idx, [])
+        r = self.readers.get(st.idx, [])
         if len(r) != 1:
             return None
         pos, k = r[0]
-        nxt = steps[pos]
-        if nxt.kind != K_KERNEL or nxt.idx in ctrl_linked or nxt.inputs[k] != (st.idx, 0):
+        nxt = self.steps[pos]
+        if nxt.kind != K_KERNEL or nxt.idx in self.ctrl_linked or nxt.inputs[k] != (st.idx, 0):
             return None
         return nxt, k
 
+
+def _fuse_chains(steps, fetch_refs):
+    from .plan import K_KERNEL, Step
+
+    g = _Graph(steps, fetch_refs)
+    sole_reader, ctrl_linked, pos_of = g.sole_reader, g.ctrl_linked, g.pos_of
     replace: dict[int, Step] = {}       # position of a chain's last link -> fused step
     drop: set[int] = set()
     for st in steps:
@@ -87,15 +110,16 @@ def fuse_steps(steps: list, fetch_refs: list, n_nodes: int) -> list:
             ext = [[0, 2], [None, 1]]
             roles["paddings"] = 2
         cur = st
-        for kinds, role in ((SCALES, "scale"), (OFFSETS, "bias"), (ACTIVATIONS, "act")):
+        for kinds, role in ((SCALES, "scale"), (OFFSETS, "bias"), (ACTIVATIONS, "act"),
+                            (RESIDUALS, "residual"), (ACTIVATIONS, "act2")):
             link = sole_reader(cur)
             if link is None or link[0].op not in kinds:
                 continue
             nxt, k = link
-            if role == "act":
+            if role in ("act", "act2"):
                 if len(nxt.inputs) != 1:
                     continue
-                roles["act"] = nxt.op
+                roles[role] = nxt.op
                 ext.append([None])
             else:
                 if len(nxt.inputs) != 2 or (nxt.op == "BiasAdd" and k != 0) or \
@@ -110,8 +134,8 @@ def fuse_steps(steps: list, fetch_refs: list, n_nodes: int) -> list:
         if len(parts) == 1:
             continue
         last = parts[-1]
-        fused = Step(last.idx, last.name, last.op, K_KERNEL,
-                     _fused_kernel(st.op, st.attrs, parts, ext, roles), inputs, (),
+        chain = _Chain(st, parts, ext, roles)
+        fused = Step(last.idx, last.name, last.op, K_KERNEL, chain, inputs, (),
                      last.attrs, last.nout, last.kernel)
         fused.parts = tuple(parts)
         replace[pos_of[last.idx]] = fused
@@ -122,26 +146,47 @@ def fuse_steps(steps: list, fetch_refs: list, n_nodes: int) -> list:
             pos in replace]
 
 
-def _fused_kernel(op_type, conv_attrs, parts, ext, roles):
-    from .ops.nn import fused_conv
-    conv = next(p for p in parts if p.op in CONVS)
-    i_scale, i_bias = roles.get("scale"), roles.get("bias")
-    i_pad, act = roles.get("paddings"), roles.get("act")
+class _Chain:
+    """The kernel of a fused step: a convolution and the per-channel ops after it."""
 
-    def run(ctx, inputs, attrs):
+    def __init__(self, conv, parts, ext, roles):
+        self.conv = conv
+        self.parts = parts
+        self.ext = ext
+        self.i_scale, self.i_bias = roles.get("scale"), roles.get("bias")
+        self.i_pad, self.act = roles.get("paddings"), roles.get("act")
+        self.i_res, self.act2 = roles.get("residual"), roles.get("act2")
+
+    def prepare(self, x_shape, x_dtype, inputs):
+        """apply(x) for the fast path, or None (see prepare_fused_conv)."""
+        from .ops.nn import prepare_fused_conv
+
+        def get(i):
+            return inputs[i] if i is not None else None
+        bias, act, res, act2 = get(self.i_bias), self.act, get(self.i_res), self.act2
+        if (bias is not None and res is None and act2 is None and
+                isinstance(bias, np.ndarray) and bias.ndim == 4):
+            # conv (+ scale) + a whole tensor (+ activation): a residual connection
+            bias, act, res, act2 = None, None, bias, act
+        return prepare_fused_conv(self.conv.op, x_shape, x_dtype, inputs[1], self.conv.attrs,
+                                  get(self.i_scale), bias, act, get(self.i_pad), res, act2)
+
+    def one_by_one(self, ctx, inputs):
+        """The original nodes, one after the other (operands the fast path declines)."""
+        out = None
+        for part, where in zip(self.parts, self.ext):
+            ctx.node = part
+            args = [out if w is None else inputs[w] for w in where]
+            out = part.fn(ctx, args, part.attrs)
+            if type(out) in (tuple, list):
+                out = out[0]
+        return out
+
+    def __call__(self, ctx, inputs, attrs):
         me = ctx.node
-        ctx.node = conv
-        out = fused_conv(op_type, inputs[0], inputs[1], conv_attrs,
-                         inputs[i_scale] if i_scale is not None else None,
-                         inputs[i_bias] if i_bias is not None else None, act,
-                         inputs[i_pad] if i_pad is not None else None)
-        if out is None:     # not the plain case: the original nodes, one by one
-            for part, where in zip(parts, ext):
-                ctx.node = part
-                args = [out if w is None else inputs[w] for w in where]
-                out = part.fn(ctx, args, part.attrs)
-                if type(out) in (tuple, list):
-                    out = out[0]
+        ctx.node = self.conv
+        x = inputs[0]
+        apply = self.prepare(x.shape, x.dtype, inputs) if isinstance(x, np.ndarray) else None
+        out = apply(x) if apply is not None else self.one_by_one(ctx, inputs)
         ctx.node = me
         return out
-    return run

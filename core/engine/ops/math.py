@@ -128,7 +128,8 @@ def run_split(n: int, fn, work: int = 1 << 30) -> None:
     costs more than small kernels."""
     global _POOL
     k = min(WORKERS, n) if work >= _PARALLEL_MIN else 1
-    if k < 2:
+    if k < 2 or getattr(_SPLIT, "inside", False):
+        # (a split inside a split runs where it is: the pool's threads are all busy)
         fn(0, n)
         return
     if _POOL is None:
@@ -136,10 +137,21 @@ def run_split(n: int, fn, work: int = 1 << 30) -> None:
             if _POOL is None:
                 _POOL = ThreadPoolExecutor(WORKERS - 1, thread_name_prefix="tl-kernel")
     bounds = [n * i // k for i in range(k + 1)]
-    futures = [_POOL.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
-    fn(bounds[0], bounds[1])
+    futures = [_POOL.submit(_inside, fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
+    _inside(fn, bounds[0], bounds[1])
     for f in futures:
         f.result()
+
+
+_SPLIT = threading.local()
+
+
+def _inside(fn, begin, end):
+    _SPLIT.inside = True
+    try:
+        fn(begin, end)
+    finally:
+        _SPLIT.inside = False
 
 
 _PARALLEL_MIN = 1 << 19          # elements; below this one thread is faster
