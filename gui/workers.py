@@ -78,25 +78,29 @@ class _Runnable(QRunnable):
         _lower_thread_priority()
         w = self._worker
         ctx = TaskContext(w)
+        outcome, value = "cancelled", None
         try:
-            try:
-                if w._cancel.is_set():
-                    raise Cancelled()
-                value = w._fn(ctx, *w._args, **w._kwargs)
-            except Cancelled:
+            if w._cancel.is_set():
+                raise Cancelled()
+            outcome, value = "succeeded", w._fn(ctx, *w._args, **w._kwargs)
+        except Cancelled:
+            outcome = "cancelled"
+        except Exception as exc:  # reported to the UI as a message; never crashes the window
+            w._traceback = traceback.format_exc()
+            outcome, value = "failed", exc
+        # Done before any signal goes out: a slot that asks is_done() (to re-enable a button,
+        # say) must already see True, whichever thread runs first.
+        w._done.set()
+        try:
+            if outcome == "cancelled":
                 w.cancelled.emit()
-            except Exception as exc:  # reported to the UI as a message; never crashes the window
-                w._traceback = traceback.format_exc()
-                w.failed.emit(exc)
             else:
-                w.succeeded.emit(value)
-            finally:
-                w._done.set()
-                w.finished.emit()
+                getattr(w, outcome).emit(value)
+            w.finished.emit()
         except RuntimeError:
             # The application is shutting down and the worker's QObject is gone: nobody is
             # left to tell.
-            w._done.set()
+            pass
 
 
 class Worker(QObject):
