@@ -41,6 +41,19 @@ CASES = [
      {"strides": [1, 2, 2, 1], "padding": b"SAME"}),
     ("depthwise 3x3 960", "DepthwiseConv2dNative", [(B, 7, 7, 960), (3, 3, 960, 1)],
      {"strides": [1, 1, 1, 1], "padding": b"SAME"}),
+    # The MobileNetV2 fixture (alpha 0.35, 96x96) that bench_run.py times end to end.
+    ("fx stem conv 3x3/2", "Conv2D", [(B, 96, 96, 3), (3, 3, 3, 16)],
+     {"strides": [1, 2, 2, 1], "padding": b"SAME"}),
+    ("fx expand 1x1 16->48", "Conv2D", [(B, 48, 48, 16), (1, 1, 16, 48)],
+     {"strides": [1, 1, 1, 1], "padding": b"VALID"}),
+    ("fx depthwise 3x3 16", "DepthwiseConv2dNative", [(B, 48, 48, 16), (3, 3, 16, 1)],
+     {"strides": [1, 1, 1, 1], "padding": b"SAME"}),
+    ("fx depthwise 3x3/2 48", "DepthwiseConv2dNative", [(B, 48, 48, 48), (3, 3, 48, 1)],
+     {"strides": [1, 2, 2, 1], "padding": b"SAME"}),
+    ("fx depthwise 3x3 48", "DepthwiseConv2dNative", [(B, 24, 24, 48), (3, 3, 48, 1)],
+     {"strides": [1, 1, 1, 1], "padding": b"SAME"}),
+    ("fx depthwise 3x3 144", "DepthwiseConv2dNative", [(B, 6, 6, 144), (3, 3, 144, 1)],
+     {"strides": [1, 1, 1, 1], "padding": b"SAME"}),
     ("classifier matmul", "MatMul", [(B, 1280), (1280, 1000)], {}),
     ("dense 256x1024", "MatMul", [(B * 16, 256), (256, 1024)], {}),
 ]
@@ -65,6 +78,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
+    from core.engine.ops.math import blas_threads
+    try:
+        blas_threads()
+    except ImportError:             # (threadpoolctl is not in every environment)
+        import contextlib
+        blas_threads = contextlib.nullcontext  # noqa: F811
     rng = np.random.default_rng(0)
     ours = {}
     inputs = {}
@@ -72,7 +91,8 @@ def main() -> int:
         k = registry.lookup(op)
         inputs[name] = [rng.standard_normal(s).astype(np.float32) for s in shapes]
         full = dict(k.defaults, **attrs)
-        ours[name] = median_time(lambda: k.fn(_Ctx(), inputs[name], full), args.repeat)
+        with blas_threads():        # as the engine runs them
+            ours[name] = median_time(lambda: k.fn(_Ctx(), inputs[name], full), args.repeat)
     try:
         import tensorflow as tf
     except ImportError:

@@ -32,8 +32,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--size", metavar="WxH", default=None,
                         help="window size, default 1400x900")
     parser.add_argument("--graph", action="store_true",
-                        help="show the graph view of PATH: --select names the signature or "
-                             "function (\"serve > serving_default\"), default serving_default")
+                        help="show the graph tab of the selected item: --select names a "
+                             "signature, MetaGraphDef or function (\"serve > signatures > "
+                             "serving_default\"; \"serve > serving_default\" works too), "
+                             "default the serving signature")
     # issue 6 hook: --compare (see gui/panels/compare.py show_compare)
     parser.add_argument("--compare", nargs="+", metavar="CHECKPOINT",
                         help="compare checkpoints: two, several, or one training directory "
@@ -75,12 +77,9 @@ def main(args) -> int:
     if getattr(args, "compare", None):  # issue 6 hook
         from .panels.compare import show_compare
         return show_compare(args.compare, args.screenshot, size, select=args.select)
-    if getattr(args, "graph", False):
-        from .panels.graph import show_graph
-        target = args.paths[0] if args.paths else (demo_paths() or [None])[0]
-        if target is None:
-            raise InputError("--graph needs a PATH (a SavedModel, frozen graph or .meta)")
-        return show_graph(target, args.select, args.screenshot, size)
+    graph = getattr(args, "graph", False)  # issue 7: the graph tab of the main window
+    if graph and not (args.paths or demo_paths()):
+        raise InputError("--graph needs a PATH (a SavedModel, frozen graph or .meta)")
     if args.screenshot:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtCore import QSettings
@@ -107,7 +106,10 @@ def main(args) -> int:
 
     if args.screenshot:
         try:
-            if labels:
+            if graph:
+                from .panels.graph import select_for_graph
+                select_for_graph(window, labels)
+            elif labels:
                 window.select_path(labels)
             if getattr(args, "run", False):  # issue 5 hook
                 from .panels.run import run_selected
@@ -124,7 +126,10 @@ def main(args) -> int:
             wait_idle(timeout=10, settle=0.0)
             window.close()
         return 0
-    if labels:
+    if graph:
+        from .panels.graph import select_for_graph
+        select_for_graph(window, labels)
+    elif labels:
         window.select_path(labels)
     if getattr(args, "run", False):  # issue 5 hook
         from .panels.run import run_selected

@@ -15,6 +15,7 @@ from core.errors import InputError
 from . import nodes as N
 from .panels.asset import AssetPanel
 from .panels.base import Panel
+from .panels.graph import GraphHost  # issue 7 hook: graph tabs, Ctrl+G, "Show in graph"
 from .panels.info import InfoPanel
 from .panels.run import RunPanel  # issue 5 hook: signatures of SavedModels get Run/Trace tabs
 from .panels.signature import SignaturePanel
@@ -42,7 +43,9 @@ class MainWindow(QMainWindow):
         self.proxy = FilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self._panels: dict[type, Panel] = {}
+        self.graph_host = GraphHost(self)  # issue 7 hook
         self._build()
+        self.graph_host.install()  # issue 7 hook
         self.model.document_loaded.connect(self._on_document_loaded)
         self.model.children_loaded.connect(self._on_children_loaded)
         tracker.changed.connect(self._update_status)
@@ -86,7 +89,7 @@ class MainWindow(QMainWindow):
 
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(left)
-        self.splitter.addWidget(self.panels)
+        self.splitter.addWidget(self.graph_host.wrap(self.panels))  # issue 7 hook
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([660, 740])
@@ -222,9 +225,12 @@ class MainWindow(QMainWindow):
         return idx.data(NODE_ROLE) if idx.isValid() else None
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if self.graph_host.syncing:  # issue 7 hook: the graph chose this item; stay on it
+            return
         node = current.data(NODE_ROLE) if current.isValid() else None
         if node is None:
             self.panels.setCurrentWidget(self.welcome)
+            self.graph_host.node_shown(None, None)  # issue 7 hook
             return
         source = self.proxy.mapToSource(current)
         if self.model.canFetchMore(source):
@@ -247,15 +253,18 @@ class MainWindow(QMainWindow):
             self.panels.addWidget(panel)
             if isinstance(panel, SummaryPanel):
                 panel.verified.connect(self._mark_problems)
+            self.graph_host.panel_created(panel)  # issue 7 hook
         return panel
 
     def show_panel_for(self, node: N.Node) -> Panel:
         panel = self.panel_for(node)
         if node.kind == N.LOADING:
             self.panels.setCurrentWidget(self.welcome)
+            self.graph_host.node_shown(None, None)  # issue 7 hook
             return panel
         panel.show_node(node)
         self.panels.setCurrentWidget(panel)
+        self.graph_host.node_shown(node, panel)  # issue 7 hook
         return panel
 
     def current_panel(self):

@@ -77,12 +77,14 @@ def _run_flat(steps, values, ctx: KernelContext) -> None:
 
 
 def _run_flat_traced(steps, values, ctx: KernelContext, trace) -> None:
-    part = None
     clock = time.perf_counter
     try:
         for st in steps:
-            # A fused step runs its original nodes one by one, so each is traced.
-            for part in (st.parts or (st,)):
+            # A fused step (see ``fuse``) runs its original nodes one by one so that each
+            # is traced with its own output, except the last: its value comes from the
+            # fused step itself, so a traced run passes on exactly what an untraced one
+            # does (fusion rounds differently in the last bits).
+            for part in (st.parts[:-1] if st.parts else ()):
                 ctx.node = part
                 t0 = clock()
                 out = part.fn(ctx, [values[s][k] for s, k in part.inputs], part.attrs)
@@ -90,6 +92,14 @@ def _run_flat_traced(steps, values, ctx: KernelContext, trace) -> None:
                 out = out if type(out) in (tuple, list) else (out,)
                 values[part.idx] = out
                 record(trace, ctx, part, out, seconds)
+            part = st.parts[-1] if st.parts else st
+            ctx.node = st
+            t0 = clock()
+            out = st.fn(ctx, [values[s][k] for s, k in st.inputs], st.attrs)
+            seconds = clock() - t0
+            out = out if type(out) in (tuple, list) else (out,)
+            values[st.idx] = out
+            record(trace, ctx, part, out, seconds)
             if st.parts:
                 for p in st.parts[:-1]:
                     values[p.idx] = None    # a chain's intermediates have no other reader
@@ -98,7 +108,8 @@ def _run_flat_traced(steps, values, ctx: KernelContext, trace) -> None:
                     values[f] = None
             ctx.check_cancelled()
     except Exception as exc:  # noqa: BLE001
-        raise node_error(ctx, part, exc) from (None if isinstance(exc, TensorloupeError) else exc)
+        raise node_error(ctx, ctx.node, exc) from (None if isinstance(exc, TensorloupeError)
+                                                   else exc)
 
 
 def _run_units(units, values, dead, ctx: KernelContext, iteration: int, trace) -> None:

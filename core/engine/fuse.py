@@ -15,11 +15,12 @@ run (nothing is assumed constant): the fused step checks them at run time and, w
 they are not plain per-channel float32 vectors (or the scale is not finite), runs the
 original nodes one by one instead. Folding the scale into the filter rounds differently
 from multiplying afterwards (last-bit float differences, well within the tolerance the
-tests check against TensorFlow's outputs).
+tests check against TensorFlow's outputs); TENSORLOUPE_FUSE=0 turns fusion off.
 
 Traces: a traced run executes the original nodes one by one (the step keeps them in
-``parts``), so the trace shows every node with its own output and time, as without
-fusion.
+``parts``), so the trace shows every node with its own output and time, except that the
+last node's output is the fused step's (and its time the whole chain's): what the rest of
+the graph receives is then exactly what an untraced run computes.
 """
 from __future__ import annotations
 

@@ -123,9 +123,13 @@ class Minimap(QWidget):
         ratio = rect.width() / rect.height()
         w, h = 170, 200
         if ratio > w / h:
-            h = max(20, int(w / ratio))
+            h = max(40, int(w / ratio))
         else:
-            w = max(20, int(h * ratio))
+            w = max(40, int(h * ratio))
+        self.setFixedSize(w, h)   # no empty margins around a very tall or wide graph
+        panel = self.view.parent_panel()
+        if panel is not None:
+            panel._place_overlays()
         image = QImage(w, h, QImage.Format_ARGB32_Premultiplied)
         image.fill(QColor(255, 255, 255, 235))
         p = QPainter(image)
@@ -217,6 +221,7 @@ class GraphPanel(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.returnPressed.connect(self.find_next)
         self.search.setMaximumWidth(280)
+        self.search.setMinimumWidth(170)
         self.search_status = QLabel()
         self.color_box = QComboBox()
         self.color_box.addItems(COLOR_MODES)
@@ -250,6 +255,7 @@ class GraphPanel(QWidget):
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
         split.setSizes([900, 300])
+        split.setCollapsible(0, False)
         self.splitter = split
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -365,10 +371,22 @@ class GraphPanel(QWidget):
         if rect.height() * scale < vp.height():
             scale = min(1.0, (vp.width() - 20) / rect.width(), (vp.height() - 20) / rect.height())
         scale = max(scale, 0.7)  # below this the labels are hard to read: pan instead
+        if scale < 0.85 and rect.height() * scale >= vp.height():
+            scale = 0.9   # a tall graph wider than the view: readable labels, pan sideways
         self.view.resetTransform()
         self.view.scale(scale, scale)
         half_w = vp.width() / (2 * scale)
         cx = rect.center().x() if rect.width() * scale <= vp.width() else rect.left() + half_w
+        if rect.width() * scale > vp.width():
+            # centre on the boxes at the top (inputs, first layers), not on wide wrappers
+            top = rect.top() + vp.height() / scale
+            boxes = [it.sceneBoundingRect() for it in self.items.values()
+                     if not getattr(it, "is_open", False) and it.sceneBoundingRect().top() < top]
+            if boxes:
+                left = min(b.left() for b in boxes)
+                right = max(b.right() for b in boxes)
+                cx = (left + right) / 2 if (right - left) * scale <= vp.width() - 20 \
+                    else left - 10 + half_w
         self.view.centerOn(cx, rect.top() + vp.height() / (2 * scale))
         self.view.zoomed.emit()
 
@@ -661,6 +679,27 @@ def graph_source(tree_node):
         return lambda: G.build_graph(payload, "graph")
     if isinstance(payload, GraphModel):
         return lambda: G.build_graph(payload)
+    if kind == "library function" and payload is not None:
+        owner = _graph_owner(tree_node)
+        name = payload.signature.name
+        if isinstance(owner, MetaGraph):
+            proto = owner.proto
+            return lambda: G.graph_for_function(proto.graph_def.library, name,
+                                                op_defs=proto.meta_info_def.stripped_op_list)
+        if isinstance(owner, GraphModel):
+            return lambda: G.build_graph(owner, name)
+    return None
+
+
+def _graph_owner(tree_node):
+    """The MetaGraph or GraphModel a tree item belongs to (None when it has none)."""
+    from core.graph_file import GraphModel
+    from core.saved_model import MetaGraph
+    node = tree_node
+    while node is not None:
+        if isinstance(node.payload, (MetaGraph, GraphModel)):
+            return node.payload
+        node = node.parent
     return None
 
 
@@ -857,3 +896,549 @@ def show_graph(path, select: str | None = None, screenshot: str | None = None,
         app.processEvents()
         return 0
     return app.exec()
+
+
+# ---------------------------------------------------------------------------------------
+# In the main window (issue 7): a lazily built "Graph" tab, tree <-> graph selection, and
+# colouring by the last run's trace. The window calls GraphHost at a few marked hooks.
+
+def trace_for_graph(graph, records) -> dict:
+    """A run's trace records (core.engine NodeRecord) keyed by the graph's node ids.
+
+    A record names its node inside the functions it ran in (``function_path``); a graph
+    node id spells the call nodes that lead to it, so both are matched through the
+    functions of the calls above each graph node. Nodes that ran several times (loops) add
+    up their time; NaN/Inf in any run counts."""
+    by_key: dict = {}
+    for nid, node in graph.nodes.items():
+        fns = tuple(graph.groups[gid].function for gid in reversed(graph.ancestors(nid))
+                    if graph.groups[gid].kind == "call")
+        by_key.setdefault((fns, node.name), nid)
+        by_key.setdefault(((), nid), nid)
+    out: dict = {}
+    for r in records or ():
+        nid = by_key.get((tuple(r.function_path), r.name))
+        if nid is None and not r.function_path:
+            nid = by_key.get(((), r.name))
+        if nid is None:
+            continue
+        entry = out.get(nid)
+        bad = bool(r.has_nan or r.has_inf)
+        if entry is None:
+            out[nid] = {"seconds": float(r.seconds or 0.0), "nan": bad,
+                        "shapes": list(r.shapes), "dtypes": _enum_dtypes(r.dtypes)}
+        else:
+            entry["seconds"] += float(r.seconds or 0.0)
+            entry["nan"] = entry["nan"] or bad
+    return out
+
+
+def _enum_dtypes(names) -> list:
+    """Trace dtype names (``float32``) as DataType enums for edge labels (None if unknown)."""
+    from core import dtypes
+    import numpy as np
+    out = []
+    for name in names:
+        try:
+            out.append(int(dtypes.from_numpy(np.dtype(name))))
+        except (TypeError, ValueError, KeyError, TensorloupeError, AttributeError):
+            out.append(None)
+    return out
+
+
+def _graph_key(tree_node):
+    """What identifies the graph a tree item shows (to avoid rebuilding the same one)."""
+    payload = tree_node.payload
+    if isinstance(payload, tuple):
+        return ("sig", id(payload[1]), payload[0].key)
+    return ("obj", id(payload))
+
+
+class GraphTab(QWidget):
+    """Holds a GraphPanel that is created and filled only when this tab is shown, so
+    selecting tree items never waits for a graph to be built."""
+
+    node_selected = Signal(object, str)   # (the tree item whose graph this is, item id)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.panel: GraphPanel | None = None
+        self.tree_node = None
+        self.shown_key = None
+        self.traces: dict = {}            # graph key -> trace records of its last run
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self.message = QLabel("Select a signature, MetaGraphDef, function or graph.")
+        self.message.setAlignment(Qt.AlignCenter)
+        self.message.setWordWrap(True)
+        self._layout.addWidget(self.message)
+
+    def set_node(self, tree_node) -> None:
+        self.tree_node = tree_node
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        self.refresh()
+
+    def ensure_panel(self) -> GraphPanel:
+        if self.panel is None:
+            self.panel = GraphPanel(self)
+            self.panel.node_selected.connect(self._on_node_selected)
+            self._layout.addWidget(self.panel)
+        return self.panel
+
+    def refresh(self) -> GraphPanel | None:
+        """Build the graph of the current tree item if it is not the one shown."""
+        node = self.tree_node
+        source = graph_source(node) if node is not None else None
+        if source is None:
+            return self.panel
+        key = _graph_key(node)
+        if key == self.shown_key and self.panel is not None:
+            return self.panel
+        panel = self.ensure_panel()
+        try:
+            graph = source()
+        except TensorloupeError as exc:
+            self.message.setText(f"The graph can not be drawn: {exc}")
+            self.message.show()
+            panel.hide()
+            self.shown_key = None
+            return panel
+        self.message.hide()
+        panel.show()
+        self.shown_key = key
+        panel.set_graph(graph)
+        records = self.traces.get(key)
+        if records is not None:
+            panel.set_trace(trace_for_graph(graph, records))
+        return panel
+
+    def set_run_trace(self, tree_node, records) -> None:
+        """Remember a run's trace for ``tree_node``'s graph; apply it if that graph is shown."""
+        key = _graph_key(tree_node)
+        self.traces = {key: records}     # only the last run is kept (traces can be big)
+        if self.panel is not None and key == self.shown_key and self.panel.graph is not None:
+            self.panel.set_trace(trace_for_graph(self.panel.graph, records))
+
+    def _on_node_selected(self, item_id: str) -> None:
+        if self.tree_node is not None:
+            self.node_selected.emit(self.tree_node, item_id)
+
+
+class _SideTabs(QWidget):
+    """Details | Graph tabs whose bar, when hidden, takes no room (a QTabWidget would still
+    add its height to the window's minimum size)."""
+
+    def __init__(self, details: QWidget, graph: QWidget, parent=None):
+        super().__init__(parent)
+        from PySide6.QtWidgets import QStackedWidget, QTabBar
+        self._bar = QTabBar()
+        self._bar.setDocumentMode(True)
+        self._bar.addTab("Details")
+        self._bar.addTab("Graph")
+        self._bar.setTabToolTip(1, "The graph of the selected item (Ctrl+G)")
+        self._bar.hide()
+        self._stack = QStackedWidget()
+        self._stack.addWidget(details)
+        self._stack.addWidget(graph)
+        self._bar.currentChanged.connect(self._stack.setCurrentIndex)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self._bar, 0, Qt.AlignLeft)
+        layout.addWidget(self._stack, 1)
+
+    def tabBar(self):
+        return self._bar
+
+    def currentIndex(self) -> int:
+        return self._stack.currentIndex()
+
+    def setCurrentIndex(self, index: int) -> None:
+        self._bar.setCurrentIndex(index)
+        self._stack.setCurrentIndex(index)
+
+    def setCurrentWidget(self, widget: QWidget) -> None:
+        self.setCurrentIndex(self._stack.indexOf(widget))
+
+
+def _strip_copy_suffix(name: str) -> str:
+    """``dense/kernel_1`` -> ``dense/kernel`` (Keras 3 uniquifies graph variable names)."""
+    import re
+    return re.sub(r"_\d+$", "", name)
+
+
+class GraphHost:
+    """The main window's side of the graph view: the Graph tab in the run panel, a graph
+    tab beside the other panels for MetaGraphDefs, graphs and library functions, Ctrl+G,
+    "Show in graph" on tree items, and selection going both ways."""
+
+    def __init__(self, window):
+        self.window = window
+        self.syncing = False             # the tree selection is being set from the graph
+        self._pending = None             # (graph tab, item id) waiting for a slow tree load
+        self.side_tab = GraphTab()
+        self.side_tab.node_selected.connect(
+            lambda host, item: self.reveal_in_tree(host, item, self.side_tab))
+        self.run_tabs: list = []         # (RunPanel, GraphTab)
+
+    # -- hooks called by the window -----------------------------------------------------
+    def wrap(self, panels: QWidget) -> QWidget:
+        """Put the window's panel stack in a tab widget whose second tab is the graph
+        (its tab bar shows only for items with a graph that no run panel shows)."""
+        self.outer = _SideTabs(panels, self.side_tab)
+        return self.outer
+
+    def install(self) -> None:
+        from PySide6.QtGui import QAction
+        w = self.window
+        action = QAction("Show &Graph", w, shortcut=QKeySequence("Ctrl+G"),
+                         triggered=self.show_graph_tab)
+        action.setShortcutContext(Qt.WindowShortcut)
+        w.addAction(action)
+        for menu_action in w.menuBar().actions():
+            if menu_action.text() == "&View":
+                menu_action.menu().addSeparator()
+                menu_action.menu().addAction(action)
+        self.graph_action = action
+        w.tree.setContextMenuPolicy(Qt.CustomContextMenu)
+        w.tree.customContextMenuRequested.connect(self._tree_menu)
+        w.model.children_loaded.connect(self._retry_pending)
+
+    def panel_created(self, panel) -> None:
+        tabs = getattr(panel, "tabs", None)
+        if tabs is None or not hasattr(panel, "run_finished"):
+            return
+        tab = GraphTab()
+        tab.node_selected.connect(lambda host, item, t=tab: self.reveal_in_tree(host, item, t))
+        tabs.addTab(tab, "Graph")
+        tabs.setTabToolTip(tabs.indexOf(tab), "The signature's graph (Ctrl+G)")
+        panel.graph_tab = tab
+        panel.run_finished.connect(lambda result, p=panel: self._on_run(p, result))
+        self.run_tabs.append((panel, tab))
+
+    def node_shown(self, node, panel) -> None:
+        tab = getattr(panel, "graph_tab", None)
+        if tab is not None:
+            tab.set_node(node)
+            self.outer.tabBar().hide()
+            self.outer.setCurrentIndex(0)
+            return
+        has_graph = graph_source(node) is not None
+        self.outer.tabBar().setVisible(has_graph)
+        if has_graph:
+            self.side_tab.set_node(node)
+        elif self.outer.currentIndex() != 0:
+            self.outer.setCurrentIndex(0)
+
+    # -- the graph tab ------------------------------------------------------------------
+    def current_graph_tab(self) -> GraphTab | None:
+        panel = self.window.current_panel()
+        tab = getattr(panel, "graph_tab", None)
+        if tab is not None:
+            return tab
+        return self.side_tab if self.outer.tabBar().isVisible() else None
+
+    def show_graph_tab(self) -> GraphPanel | None:
+        """Ctrl+G: switch to the graph of the selected item (None if it has none)."""
+        panel = self.window.current_panel()
+        tab = getattr(panel, "graph_tab", None)
+        if tab is not None:
+            panel.tabs.setCurrentWidget(tab)
+        elif self.outer.tabBar().isVisible():
+            self.outer.setCurrentWidget(self.side_tab)
+            tab = self.side_tab
+        else:
+            self.window.statusBar().showMessage("The selected item has no graph to show.", 4000)
+            return None
+        return tab.refresh()
+
+    def graph_panel(self) -> GraphPanel | None:
+        tab = self.current_graph_tab()
+        return tab.panel if tab is not None else None
+
+    def _on_run(self, panel, result) -> None:
+        trace = getattr(result, "trace", None)
+        node = panel.graph_tab.tree_node
+        if trace is None or node is None:
+            return
+        panel.graph_tab.set_run_trace(node, list(trace.records))
+
+    # -- graph -> tree ------------------------------------------------------------------
+    def reveal_in_tree(self, host, item_id: str, tab: GraphTab | None = None) -> bool:
+        """Select the tree item matching the graph's ``item_id`` (a variable, a signature
+        input/output, a function, a frozen graph's node) without leaving the graph."""
+        tab = tab or self.current_graph_tab()
+        graph = tab.panel.graph if tab is not None and tab.panel is not None else None
+        if graph is None:
+            return False
+        target = self._tree_item_for(host, graph, item_id, tab)
+        if target is None:
+            return False
+        w = self.window
+        index = w.proxy.mapFromSource(w.model.index_of(target))
+        if not index.isValid():
+            return False
+        parent = index.parent()
+        while parent.isValid():
+            w.tree.expand(parent)
+            parent = parent.parent()
+        self.syncing = True
+        try:
+            w.tree.setCurrentIndex(index)
+        finally:
+            self.syncing = False
+        w.tree.scrollTo(index)
+        return True
+
+    def _tree_item_for(self, host, graph, item_id, tab):
+        from .. import nodes as N
+        gnode = graph.nodes.get(item_id)
+        group = graph.groups.get(item_id)
+        if gnode is None and group is None:
+            return None
+        if host.kind == N.SIGNATURE and gnode is not None:
+            key = gnode.info.get("signature input") or gnode.info.get("signature output")
+            if key:
+                side = "inputs" if "signature input" in gnode.info else "outputs"
+                box = self._child(host, side)
+                return self._child(box, key.split(",")[0].strip()) if box else None
+        owner = host
+        while owner is not None and owner.kind not in (N.META_GRAPH, N.GRAPH):
+            owner = owner.parent
+        if owner is None:
+            return None
+        function = group.function if group is not None and group.kind == "call" else None
+        if function:
+            for lib in self._walk(owner, want=lambda n: n.kind == N.GROUP and n.label == "library"):
+                return self._child(lib, function)
+            return None
+        if gnode is None:
+            return None
+        if gnode.op in G.VARIABLE_OPS:
+            names = {gnode.name, _strip_copy_suffix(gnode.name)}
+            if gnode.node_def is not None and "shared_name" in gnode.node_def.attr:
+                shared = gnode.node_def.attr["shared_name"].s.decode("utf-8", "replace")
+                names |= {shared, _strip_copy_suffix(shared)}
+            variables = self._child(owner, "variables")
+            if variables is None:
+                return None
+            if not variables.loaded:
+                # a slow load (the checkpoint index): ask for it, answer when it arrives
+                self._pending = (tab, host, item_id)
+                index = self.window.model.index_of(variables)
+                if self.window.model.canFetchMore(index):
+                    self.window.model.fetchMore(index)
+                return None
+            for v in self._walk(variables, want=lambda n: n.kind == N.VARIABLE):
+                ref = v.payload
+                if ref.readable in names or ref.key in names:
+                    return v
+            return None
+        if owner.kind == N.GRAPH:
+            box = self._child(owner, "nodes")
+            op_group = self._child(box, gnode.op) if box is not None else None
+            if op_group is not None:
+                for c in op_group.children():
+                    if c.label == gnode.name:
+                        return c
+        return None
+
+    def _retry_pending(self, _index) -> None:
+        if self._pending is None:
+            return
+        tab, host, item_id = self._pending
+        self._pending = None
+        if tab.panel is not None and tab.panel.selected_id() == item_id:
+            self.reveal_in_tree(host, item_id, tab)
+
+    def _child(self, node, label):
+        """A child by label, loading fast children on the way (slow ones only if loaded)."""
+        if node is None:
+            return None
+        if node.slow and not node.loaded:
+            return None
+        index = self.window.model.index_of(node)
+        if self.window.model.canFetchMore(index):
+            self.window.model.fetchMore(index)
+        for c in node.loaded_children():
+            if c.label == label:
+                return c
+        return None
+
+    def _walk(self, node, want):
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if n is not node and want(n):
+                yield n
+            if n.loaded:
+                stack.extend(reversed(n.loaded_children()))
+
+    # -- tree -> graph ------------------------------------------------------------------
+    def graph_target(self, tree_node):
+        """(tree item whose graph shows ``tree_node``, name or id to select there or None),
+        or None when there is no graph to show it in."""
+        from .. import nodes as N
+        if tree_node is None:
+            return None
+        kind = tree_node.kind
+        if kind in (N.INPUT, N.OUTPUT):
+            sig = tree_node.parent.parent if tree_node.parent is not None else None
+            if sig is None or sig.kind != N.SIGNATURE:
+                return None
+            if kind == N.OUTPUT:
+                return sig, f"{G.CALL_SEP}output{G.CALL_SEP}{tree_node.label}"
+            return sig, ("input", tree_node.label)
+        if kind == N.LIBRARY_FUNCTION:
+            host = self._main_signature(tree_node)
+            return (host, ("call", tree_node.payload.signature.name)) if host is not None \
+                else (tree_node, None)
+        if graph_source(tree_node) is not None:
+            return tree_node, None
+        if kind in (N.VARIABLE, N.CONSTANT, N.INFO) or (
+                kind == N.OTHER_TENSOR and isinstance(tree_node.payload, N.TensorRef)):
+            host = self._main_signature(tree_node)
+            if host is None:
+                host = self._owner_node(tree_node)
+            if host is None:
+                return None
+            payload = tree_node.payload
+            if isinstance(payload, N.TensorRef):
+                name = payload.readable or payload.key
+            elif hasattr(payload, "name") and hasattr(payload, "op"):
+                name = payload.name
+            else:
+                return None
+            return host, ("name", name)
+        return None
+
+    def _owner_node(self, tree_node):
+        from .. import nodes as N
+        node = tree_node
+        while node is not None and node.kind not in (N.META_GRAPH, N.GRAPH):
+            node = node.parent
+        return node
+
+    def _main_signature(self, tree_node):
+        """The serving signature of the MetaGraph holding ``tree_node`` (SavedModels)."""
+        from .. import nodes as N
+        owner = self._owner_node(tree_node)
+        if owner is None or owner.kind != N.META_GRAPH:
+            return None
+        sigs = self._child(owner, "signatures")
+        if sigs is None:
+            return None
+        kids = sigs.loaded_children()
+        main = next((c for c in kids if c.label == "serving_default"), None) or next(
+            (c for c in kids if not c.label.startswith("__")), None)
+        return main
+
+    def show_in_graph(self, tree_node) -> bool:
+        """Select the graph holding ``tree_node``, switch to its graph and centre it there."""
+        target = self.graph_target(tree_node)
+        if target is None:
+            return False
+        host, what = target
+        w = self.window
+        index = w.proxy.mapFromSource(w.model.index_of(host))
+        if not index.isValid():
+            return False
+        w.tree.setCurrentIndex(index)
+        panel = self.show_graph_tab()
+        if panel is None or panel.graph is None:
+            return False
+        if what is None:
+            return True
+        return self._select_in(panel, what)
+
+    def _select_in(self, panel: GraphPanel, what) -> bool:
+        g = panel.graph
+        if isinstance(what, str):
+            return panel.select_name(what)
+        kind, value = what
+        if kind == "input":
+            for nid, node in g.nodes.items():
+                labels = [s.strip() for s in str(node.info.get("signature input", "")).split(",")]
+                if value in labels:
+                    return panel.select(nid)
+            return False
+        if kind == "call":
+            for gid, group in g.groups.items():
+                if group.kind == "call" and group.function == value:
+                    return panel.select(gid)
+            return False
+        # a variable or a frozen graph's node: its name, or a uniquified copy of it
+        if panel.select_name(value):
+            return True
+        for nid, node in g.nodes.items():
+            if node.op in G.VARIABLE_OPS and _strip_copy_suffix(node.name) == value:
+                return panel.select(nid)
+        return False
+
+    def _tree_menu(self, pos) -> None:
+        from PySide6.QtWidgets import QMenu
+        w = self.window
+        index = w.tree.indexAt(pos)
+        if not index.isValid():
+            return
+        from ..tree_model import NODE_ROLE
+        node = index.data(NODE_ROLE)
+        menu = QMenu(w.tree)
+        action = menu.addAction("Show in graph")
+        action.setEnabled(self.graph_target(node) is not None)
+        action.triggered.connect(lambda: self.show_in_graph(node))
+        menu.exec(w.tree.viewport().mapToGlobal(pos))
+
+
+def select_for_graph(window, labels: list[str]) -> GraphPanel:
+    """``tensorloupe gui PATH --graph``: select the item ``labels`` names (a tree path, or
+    the shorter ``tags > signature_or_function``; default the serving signature, else the
+    document) and switch to its graph tab, giving the graph most of the window."""
+    from core.errors import InputError
+    from .. import nodes as N
+    from ..workers import wait_idle
+    wait_idle(60)
+    node = None
+    if labels:
+        try:
+            node = window.select_path(labels)
+        except InputError as first:
+            for middle in (["signatures"], ["functions", "library"]):
+                if len(labels) < 2:
+                    break
+                try:
+                    node = window.select_path(labels[:-1] + middle + labels[-1:])
+                    break
+                except InputError:
+                    continue
+            if node is None:
+                raise first
+    else:
+        docs = window.model.documents()
+        doc = docs[0] if docs else None
+        if doc is None:
+            raise InputError("nothing is open to draw a graph of")
+        main = window.graph_host._main_signature(doc.loaded_children()[0]) \
+            if doc.kind == N.SAVED_MODEL and doc.loaded_children() else None
+        node = window.select_path(main.path() if main is not None else [])
+    if graph_source(node) is None:
+        raise InputError(f"{' > '.join(node.path()) or node.label!r} has no graph; select a "
+                         "signature, a MetaGraphDef, a library function or a graph")
+    # the tree keeps what is needed to see where the graph belongs; the graph gets the rest
+    total = sum(window.splitter.sizes()) or window.width()
+    window.splitter.setSizes([min(420, total // 3), total - min(420, total // 3)])
+    panel = window.graph_host.show_graph_tab()
+    if panel is None or panel.graph is None:
+        raise InputError(f"the graph of {node.label!r} could not be drawn")
+    from PySide6.QtCore import QCoreApplication
+    QCoreApplication.processEvents()
+    inner = panel.splitter.width()
+    if inner > 700:
+        panel.splitter.setSizes([inner - 240, 240])
+        QCoreApplication.processEvents()
+    panel.initial_view()
+    return panel

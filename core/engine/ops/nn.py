@@ -2,9 +2,11 @@
 
 Convolutions use im2col: a strided view of the padded input holding every window,
 copied once into a (positions x window) matrix and multiplied by the filter in one BLAS
-call, a few images at a time on every core. Depthwise convolution at stride 1 runs one
-einsum over a strided view of the flattened padded batch; otherwise it and transposed
-convolution loop over the few kernel taps (9 for a 3x3 kernel), never over pixels.
+call, a few images at a time on every core. Depthwise convolution at stride 1 runs
+einsums over strided views of the flattened padded batch (see :func:`_depthwise_flat`);
+otherwise it and transposed convolution loop over the few kernel taps (9 for a 3x3
+kernel), never over pixels. :func:`fused_conv` runs a convolution together with the batch
+norm, bias, activation and residual add that follow it (the plan's ``fuse`` step).
 Pooling reduces a ``sliding_window_view``.
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from ...errors import ExecutionError, UnsupportedError
 from ..registry import np_dtype
 from .array import pad_constant
-from .math import (F32, WORKERS, as_ints, check_alloc, matmul_into, op,
+from .math import (F32, WORKERS, as_ints, check_alloc, op,
                    run_split, shape_text, widen)
 
 # ----------------------------------------------------------------------- activations
@@ -212,11 +214,10 @@ def conv_nd(x, f, strides, dilations, pads, outs, epilogue=None):
         sl = x[(slice(None),) + tuple(slice(0, (o - 1) * s + 1 if o else 0, s)
                                       for o, s in zip(outs, strides))]
         if groups == 1:
-            a, o = sl.reshape(n * per_image, c), out.reshape(n * per_image, cout)
-            if epilogue is None:
-                matmul_into(a, fmat, o)
-            else:
-                _matmul_blocks(a, fmat, o, epilogue)
+            # (the same blocks with or without an epilogue: a fused run gives exactly
+            # the unfused one's numbers)
+            _matmul_blocks(sl.reshape(n * per_image, c), fmat, out.reshape(n * per_image, cout),
+                           epilogue)
             return out.reshape([n] + list(outs) + [cout])
     # im2col a few images at a time (bounded memory): copy every window into a
     # (positions, taps x channels) matrix, then one matmul.
@@ -276,7 +277,8 @@ def _matmul_blocks(a, fmat, out, epilogue):
         for b in range(s, e, block):
             q = min(e, b + block)
             np.matmul(a[b:q], fmat, out=out[b:q])
-            epilogue(out[b:q], b)
+            if epilogue is not None:
+                epilogue(out[b:q], b)
     if m * k * cout >= 1 << 22 and m >= 2 * WORKERS:
         run_split(m, part)
     else:
@@ -289,31 +291,48 @@ _EPILOGUE_BYTES = 1 << 20   # rows per matmul block: inputs + outputs about 1 Mi
 _CLIP_HIGH = {None: None, "Relu": np.inf, "Relu6": 6.0}
 
 
-def channel_epilogue(bias, act, cout, residual=None, act2=None):
+def channel_epilogue(scale, bias, act, cout, residual=None, act2=None):
     """In place on a contiguous (positions, cout) block of an output starting at flat
-    position ``start``: ``+= bias``, Relu/Relu6 (``act``), ``+= residual`` (a tensor of
-    the output's shape, as a residual connection adds), Relu/Relu6 (``act2``); None when
-    there is nothing to do. The bias is tiled to a few thousand elements so numpy's inner
+    position ``start``: ``*= scale``, ``+= bias`` (per-channel vectors), Relu/Relu6
+    (``act``), ``+= residual`` (a tensor of the output's shape, as a residual connection
+    adds), Relu/Relu6 (``act2``): the same float operations, in the same order, as the
+    separate Mul, AddV2, Relu6 ... nodes. None when there is nothing to do. The vectors are tiled to a few thousand elements so numpy's inner
     loop runs long even for 8 channels."""
     hi, hi2 = _CLIP_HIGH[act], _CLIP_HIGH[act2]
-    tiled = None
-    if bias is not None:
-        k = max(1, 2048 // max(cout, 1))
-        tiled = np.tile(bias.reshape(-1), k)
+    k = max(1, 2048 // max(cout, 1))
+    vectors = [(ufunc, v, np.tile(v.reshape(-1), k)) for ufunc, v in
+               ((np.multiply, scale), (np.add, bias)) if v is not None]
     res = residual.reshape(-1, cout) if residual is not None else None
-    if tiled is None and hi is None and res is None and hi2 is None:
+    if not vectors and hi is None and res is None and hi2 is None:
         return None
 
     def ep(rows, start):
-        if tiled is not None:
-            flat = rows.reshape(-1)
-            main = flat.size - flat.size % tiled.size
+        with np.errstate(all="ignore"):     # (also on the kernel threads: 0 * inf is NaN)
+            _epilogue(rows, start, vectors)
+
+    def copy_in(src, dst, start):
+        """dst = src, then the epilogue, where src and dst are (images, rows, width *
+        cout) views with contiguous rows: the first vector operation does the copy."""
+        width = src.shape[-1]
+        with np.errstate(all="ignore"):
+            if vectors:
+                ufunc, v, _ = vectors[0]
+                ufunc(src, np.tile(v, width // cout), out=dst)
+            else:
+                np.copyto(dst, src)
+            _epilogue(dst.reshape(-1, cout), start, vectors[1:])
+    ep.copy_in = copy_in
+
+    def _epilogue(rows, start, vectors):
+        flat = rows.reshape(-1)
+        main = flat.size - flat.size % (k * cout)
+        for ufunc, v, tiled in vectors:
             if main:
                 head = flat[:main].reshape(-1, tiled.size)
-                np.add(head, tiled, out=head)
+                ufunc(head, tiled, out=head)
             if main < flat.size:
                 tail = rows.reshape(-1, cout)[main // cout:]
-                np.add(tail, bias, out=tail)
+                ufunc(tail, v, out=tail)
         if hi is not None:
             np.clip(rows, rows.dtype.type(0), rows.dtype.type(hi), out=rows)
         if res is not None:
@@ -377,13 +396,14 @@ def prepare_fused_conv(op_type, x_shape, x_dtype, f, attrs, scale=None, bias=Non
                        paddings=None, residual=None, act2=None):
     """``apply(x) -> output`` computing :func:`fused_conv` for inputs of shape ``x_shape``
     (any batch size), or None when the operands are not of the plain kind it handles
-    (float32, NHWC, vectors with one entry per output channel, finite scale, a residual
+    (float32, NHWC, vectors with one entry per output channel, a finite scale, a residual
     of exactly the output's shape, C-contiguous); the caller
     then runs the ops one by one.
 
     The scale is multiplied into the filter (a batch norm folded into the convolution:
-    the same arithmetic up to float rounding), the bias and activation are applied to
-    each block of output while it is in cache."""
+    the same arithmetic up to float rounding, and one pass over the output fewer than
+    multiplying afterwards); the bias, activations and residual are applied to each block
+    of output while it is still in cache, as the separate nodes would."""
     if (_nchw(attrs) or x_dtype != F32 or f.dtype != F32 or len(x_shape) != 4 or
             f.ndim != 4):
         return None
@@ -394,7 +414,7 @@ def prepare_fused_conv(op_type, x_shape, x_dtype, f, attrs, scale=None, bias=Non
                               v.shape != (cout,)):
             return None
     if scale is not None and not np.isfinite(scale).all():
-        return None
+        return None                  # (0 * inf must stay NaN where the nodes make it)
     if x_shape[3] != f.shape[2]:
         return None
     padding = attrs.get("padding", b"VALID")
@@ -418,17 +438,15 @@ def prepare_fused_conv(op_type, x_shape, x_dtype, f, attrs, scale=None, bias=Non
             residual.shape != (x_shape[0], outs[0], outs[1], cout) or
             not residual.flags.c_contiguous):
         return None
-    ep = channel_epilogue(bias, act, cout, residual, act2)
-    if depthwise:
-        fw = f if scale is None else f * scale.reshape(f.shape[2], f.shape[3])
+    ep = channel_epilogue(None, bias, act, cout, residual, act2)
+    if scale is not None:
+        f = f * (scale.reshape(f.shape[2], f.shape[3]) if depthwise else scale)
 
-        def apply(x):
-            return depthwise_nhwc(x, fw, strides, dil, pads, outs, ep)
-    else:
-        fw = f if scale is None else f * scale
-
-        def apply(x):
-            return conv_nd(x, fw, strides, dil, pads, outs, ep)
+    def apply(x):
+        with np.errstate(all="ignore"):
+            if depthwise:
+                return depthwise_nhwc(x, f, strides, dil, pads, outs, ep)
+            return conv_nd(x, f, strides, dil, pads, outs, ep)
     apply.out_shape = (outs[0], outs[1], cout)       # per image
     return apply
 
@@ -571,9 +589,11 @@ def _depthwise_flat(x, f, pads, dil, outs, epilogue=None):
     grid = acc.reshape(n, gh, gw, c)[:, :oh, :ow]
 
     def crop(b, e):
-        np.copyto(out[b:e], grid[b:e])
         if epilogue is not None:
-            epilogue(out[b:e].reshape(-1, c), b * oh * ow)
+            epilogue.copy_in(grid[b:e].reshape(e - b, oh, ow * c),
+                             out[b:e].reshape(e - b, oh, ow * c), b * oh * ow)
+        else:
+            np.copyto(out[b:e], grid[b:e])
     run_split(n, crop, out.size)
     return out
 
