@@ -249,9 +249,21 @@ class GraphPanel(QWidget):
         self.details.setOpenLinks(False)
         self.details.anchorClicked.connect(self._on_link)
         self.details.setMinimumWidth(220)
+        # The legend sits under the details pane, never over the graph it explains.
+        self.legend = QLabel()
+        self.legend.setTextFormat(Qt.RichText)
+        self.legend.setStyleSheet("padding: 4px; font-size: 8pt;")
+        self.legend.setText(GI.legend_html())
+        self.legend.setToolTip("Colours of op families")
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.setSpacing(2)
+        side_layout.addWidget(self.details, 1)
+        side_layout.addWidget(self.legend)
         split = QSplitter(Qt.Horizontal)
         split.addWidget(self.view)
-        split.addWidget(self.details)
+        split.addWidget(side)
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
         split.setSizes([900, 300])
@@ -262,14 +274,6 @@ class GraphPanel(QWidget):
         layout.setSpacing(2)
         layout.addLayout(tools)
         layout.addWidget(split, 1)
-        self.legend = QLabel(self.view)
-        self.legend.setTextFormat(Qt.RichText)
-        self.legend.setStyleSheet("background: rgba(255,255,255,225); border: 1px solid #bbb;"
-                                  " padding: 4px; font-size: 8pt;")
-        self.legend.setText(GI.legend_html())
-        self.legend.adjustSize()
-        self.legend.move(8, 8)
-        self.legend.setToolTip("Colours of op families")
         self.minimap = Minimap(self.view, self.view)
         QShortcut(QKeySequence.Find, self, activated=self.focus_search)
         QShortcut(QKeySequence("F3"), self, activated=self.find_next)
@@ -291,7 +295,6 @@ class GraphPanel(QWidget):
 
     def _place_overlays(self) -> None:
         vp = self.view.viewport().geometry()
-        self.legend.move(vp.left() + 6, vp.bottom() - self.legend.height() - 6)
         self.minimap.move(vp.right() - self.minimap.width() - 6,
                           vp.bottom() - self.minimap.height() - 6)
 
