@@ -44,6 +44,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--run", action="store_true",
                         help="run the selected signature with default inputs (random values "
                              "with a fixed seed) and show its outputs")
+    parser.add_argument("--input", action="append", default=[], metavar="KEY=FILE",
+                        help="with --run: fill input KEY from FILE (an image, .npy/.npz, or a "
+                             "text file with one string per line); repeatable")
 
 
 def parse_size(text: str | None) -> tuple[int, int]:
@@ -113,7 +116,7 @@ def main(args) -> int:
                 window.select_path(labels)
             if getattr(args, "run", False):  # issue 5 hook
                 from .panels.run import run_selected
-                run_selected(window)
+                run_selected(window, getattr(args, "input", []))
             wait_idle(timeout=120)
             _settle(app)
             out = Path(args.screenshot)
@@ -133,7 +136,7 @@ def main(args) -> int:
         window.select_path(labels)
     if getattr(args, "run", False):  # issue 5 hook
         from .panels.run import run_selected
-        run_selected(window)
+        run_selected(window, getattr(args, "input", []))
     return app.exec()
 
 

@@ -1652,12 +1652,37 @@ __all__ = ["RunPanel", "InputEditor", "ExampleForm", "OutputsView", "ScoreChart"
            "generate", "check_value", "shape_html", "difference", "storable"]
 
 
-def run_selected(window) -> "Worker":
-    """``tensorloupe gui ... --run``: run the selected signature with its default inputs."""
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def run_selected(window, input_files=()) -> "Worker":
+    """``tensorloupe gui ... --run [--input KEY=FILE ...]``: run the selected signature, with
+    inputs from files where given and default inputs elsewhere."""
     panel = window.current_panel()
     if not isinstance(panel, RunPanel) or panel.signature is None:
         raise InputError("--run needs --select to name a signature of a SavedModel, e.g. "
                          "\"serve > signatures > serving_default\"")
+    for item in input_files:
+        key, sep, path = item.partition("=")
+        if not sep or not key or not path:
+            raise InputError(f"--input expects KEY=FILE, got {item!r}")
+        editor = panel.editors.get(key)
+        if editor is None:
+            raise InputError(f"--input: the signature has no input {key!r} "
+                             f"(its inputs: {', '.join(sorted(panel.editors))})")
+        if not Path(path).is_file():
+            raise InputError(f"--input {key}: no such file: {path}")
+        suffix = Path(path).suffix.lower()
+        if suffix in IMAGE_SUFFIXES:
+            editor.load_image(path)
+        elif suffix in (".npy", ".npz"):
+            editor.load_file(path)
+        else:
+            try:
+                lines = Path(path).read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InputError(f"--input {key}: cannot read {path} as text ({exc})") from None
+            editor.set_text_lines(lines)
     panel.show_run_tab()
     worker = panel.run()
     if worker is None:
