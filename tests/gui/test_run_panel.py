@@ -382,3 +382,25 @@ class qtbot_wait:
     def __exit__(self, *exc):
         assert wait_idle(timeout=60)
         return False
+
+
+def test_gui_run_with_input_files(window, idle, qtbot, fixtures_dir, tmp_path):
+    """`tensorloupe gui M --select ... --run --input KEY=FILE`: the file feeds that input and
+    the outputs are TensorFlow's for it; a wrong key or a missing file is a clear error."""
+    from gui.panels.run import run_selected
+
+    data = _expected(fixtures_dir, "keras_mlp", "serving_default")
+    np.save(tmp_path / "features.npy", data["in/features"])
+    window.open_paths([str(fixtures_dir / "saved_models" / "keras_mlp")])
+    window.select_path(["serve", "signatures", "serving_default"])
+    panel = window.current_panel()
+    with pytest.raises(InputError, match="has no input 'nope'.*features"):
+        run_selected(window, ["nope=x.npy"])
+    with pytest.raises(InputError, match="no such file"):
+        run_selected(window, [f"features={tmp_path / 'missing.npy'}"])
+    with qtbot.waitSignal(panel.run_finished, timeout=60_000) as blocker:
+        run_selected(window, [f"features={tmp_path / 'features.npy'}"])
+    idle()
+    result = blocker.args[0]
+    np.testing.assert_allclose(result.outputs["output_0"], data["out/output_0"],
+                               rtol=1e-4, atol=1e-5)

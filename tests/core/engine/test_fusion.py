@@ -249,8 +249,10 @@ def test_fusion_can_be_turned_off_and_gives_the_same_outputs(monkeypatch):
         from core.engine import session
         plans = session.loaded(sm.meta_graph(None)).session._function_plans.values()
         assert any(st.parts for p in plans for st in p.steps) == (flag == "1")
+    # (folding the batch norm into the filters rounds differently; fifty layers later the
+    # outputs differ about as much as either differs from TensorFlow's: same tolerance)
     for k in outs[0]:
-        np.testing.assert_allclose(outs[0][k], outs[1][k], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(outs[0][k], outs[1][k], rtol=1e-4, atol=1e-5)
 
 
 # ------------------------------------------------------------------ depthwise fast path
