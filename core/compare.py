@@ -373,6 +373,25 @@ class KeyMap:
         return bool(self.strip_prefixes or self.replace_prefixes or self.pairs)
 
 
+def format_percent(x: float | None, missing: str = "-") -> str:
+    """A relative change for people: 0%, 3.7%, 1,250%, 4.2e-03% for tiny ones."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return missing
+    if math.isinf(x):
+        return "∞ (A = 0)"
+    if x == 0:
+        return "0%"
+    if x < 1e-4:
+        return f"{x * 100:.1e}%"
+    if x >= 10:
+        return f"{x * 100:,.0f}%"
+    return f"{x * 100:.3g}%"
+
+
+def format_number(x: float | None, missing: str = "-") -> str:
+    return missing if x is None else f"{x:.4g}"
+
+
 def parse_replace(spec: str) -> tuple[str, str]:
     """``OLD=NEW`` from the command line."""
     if "=" not in spec:

@@ -109,35 +109,38 @@ def main(args) -> int:
 
     if args.screenshot:
         try:
-            if graph:
-                from .panels.graph import select_for_graph
-                select_for_graph(window, labels)
-            elif labels:
-                window.select_path(labels)
-            if getattr(args, "run", False):  # issue 5 hook
-                from .panels.run import run_selected
-                run_selected(window, getattr(args, "input", []))
+            _select_and_run(window, args, graph, labels)
             wait_idle(timeout=120)
-            _settle(app)
-            out = Path(args.screenshot)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            if not window.grab().save(str(out)):
-                raise InputError(f"could not write {out}")
-            print(out)
+            save_screenshot(app, window, args.screenshot)
         finally:
             tracker.cancel_all()
             wait_idle(timeout=10, settle=0.0)
             window.close()
         return 0
+    _select_and_run(window, args, graph, labels)
+    return app.exec()
+
+
+def _select_and_run(window, args, graph: bool, labels) -> None:
+    """Apply --select (in the graph tab with --graph), then --run with its --input files."""
     if graph:
         from .panels.graph import select_for_graph
         select_for_graph(window, labels)
     elif labels:
         window.select_path(labels)
-    if getattr(args, "run", False):  # issue 5 hook
+    if getattr(args, "run", False):
         from .panels.run import run_selected
         run_selected(window, getattr(args, "input", []))
-    return app.exec()
+
+
+def save_screenshot(app, window, path) -> None:
+    """Let pending paints settle, grab the window into ``path`` (PNG) and print the path."""
+    _settle(app)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(out)):
+        raise InputError(f"could not write {out}")
+    print(out)
 
 
 def _settle(app) -> None:

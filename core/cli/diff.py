@@ -123,23 +123,13 @@ def main(args) -> int:
 
 
 def _pct(x: float | None) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if math.isinf(x):
-        return "∞ (A=0)"
-    if x == 0:
-        return "0%"
-    if x < 1e-4:
-        return f"{x * 100:.1e}%"
-    if x >= 10:
-        return f"{x * 100:,.0f}%"
-    return f"{x * 100:.3g}%"
+    from ..compare import format_percent
+    return format_percent(x)
 
 
 def _num(x: float | None) -> str:
-    if x is None:
-        return "-"
-    return f"{x:.4g}"
+    from ..compare import format_number
+    return format_number(x)
 
 
 def _shape(shape) -> str:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QSlider, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from core import compare as C
+from core.compare import format_number, format_percent
 from core.errors import TensorloupeError
 
 from ..workers import Worker
@@ -50,21 +51,11 @@ COLOR_B = QColor(255, 127, 14)
 
 
 def fmt_pct(x: float | None) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if math.isinf(x):
-        return "∞ (A = 0)"
-    if x == 0:
-        return "0%"
-    if x < 1e-4:
-        return f"{x * 100:.1e}%"
-    if x >= 10:
-        return f"{x * 100:,.0f}%"
-    return f"{x * 100:.3g}%"
+    return format_percent(x, missing="–")
 
 
 def fmt_num(x: float | None) -> str:
-    return "–" if x is None else f"{x:.4g}"
+    return format_number(x, missing="–")
 
 
 def change_color(rel: float | None, status: str) -> QColor | None:
@@ -974,14 +965,8 @@ def show_compare(paths: list[str], screenshot: str | None, size: tuple[int, int]
                 from core.errors import InputError
                 raise InputError(f"no variable {select!r} in the comparison")
             wait_idle(timeout=120)
-        for _ in range(5):
-            app.processEvents()
-        out = Path(screenshot)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if not window.grab().save(str(out)):
-            from core.errors import InputError
-            raise InputError(f"could not write {out}")
-        print(out)
+        from ..app import save_screenshot
+        save_screenshot(app, window, screenshot)
     finally:
         tracker.cancel_all()
         wait_idle(timeout=10, settle=0.0)
