@@ -440,6 +440,15 @@ def _binary(names, fn, description, out_bool=False, output="z", defaults=None):
 
     def k(ctx, args, attrs):
         x, y = args[0], args[1]
+        if (threaded and x.size < _SMALL and y.size < _SMALL and x.dtype == y.dtype and
+                x.dtype.kind == "f" and x.dtype.type not in _LOW_TYPES):
+            # Small operands (a batch norm's per-channel vectors): one numpy call; the
+            # checks below cost more than the arithmetic.
+            try:
+                return fn(x, y)
+            except ValueError:
+                broadcast_shape(x, y)
+                raise
         if x.shape != y.shape:
             broadcast_shape(x, y)
         if x.dtype != y.dtype and not out_bool:
@@ -449,6 +458,9 @@ def _binary(names, fn, description, out_bool=False, output="z", defaults=None):
         r = fn(widen(x), widen(y))
         return np.asarray(r).astype(np.bool_ if out_bool else x.dtype, copy=False)
     op(*names, outputs=(output,), defaults=defaults, description=description)(k)
+
+
+_SMALL = 4096     # elements
 
 
 _binary(("Add", "AddV2"), np.add, "adds two tensors element by element (with broadcasting)")
