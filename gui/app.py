@@ -62,10 +62,11 @@ def parse_size(text: str | None) -> tuple[int, int]:
 
 
 def demo_paths() -> list[Path]:
-    """The demo SavedModel and checkpoint shipped in resources/demo, if present."""
-    if not DEMO_DIR.is_dir():
-        return []
-    return sorted(p for p in DEMO_DIR.iterdir() if not p.name.startswith((".", "_")))
+    """The demo documents shipped in resources/demo: the MobileNet SavedModel first (the
+    teacher's story), then the training run of checkpoints. Pictures and scripts beside
+    them are not documents."""
+    wanted = ("mobilenet_v2", "training_run")
+    return [DEMO_DIR / name for name in wanted if (DEMO_DIR / name).is_dir()]
 
 
 def split_select(text: str | None) -> list[str]:

@@ -39,3 +39,15 @@ def test_bad_size_is_an_input_error():
     assert app.parse_size(None) == (1400, 900)
     assert app.split_select(" serve >  signatures>serving_default ") == [
         "serve", "signatures", "serving_default"]
+
+
+def test_no_path_opens_the_demo_model_and_training_run(window, idle):
+    """`tensorloupe` alone: the bundled MobileNet and a training run of checkpoints (both
+    written by TensorFlow), each a document in the tree; nothing else in resources/demo."""
+    paths = app.demo_paths()
+    assert [p.name for p in paths] == ["mobilenet_v2", "training_run"]
+    window.open_paths([str(p) for p in paths])
+    idle()
+    window.select_path(["mobilenet_v2", "serve", "signatures", "serving_default"])
+    window.select_path(["training_run", "ckpt-5"])
+    idle()
