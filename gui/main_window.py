@@ -181,7 +181,11 @@ class MainWindow(QMainWindow):
         node = self.model.node(index)
         if node.kind == N.SAVED_MODEL:
             self._reveal_serving_signature(node)
-        if not self.tree.currentIndex().isValid():
+        current = self.tree.currentIndex()
+        # Documents load in parallel; the first one opened gets the selection, whichever
+        # finished first, unless the user has already moved into a document.
+        if not current.isValid() or (not current.parent().isValid()
+                                     and current.row() > proxy_index.row()):
             self.tree.setCurrentIndex(proxy_index)
         self.fit_columns()
         if self.filter.text():
