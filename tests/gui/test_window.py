@@ -75,10 +75,3 @@ def test_stale_results_never_overwrite_a_newer_selection(qtbot):
     panel.set_array("second", np.arange(5, dtype=np.float32))
     assert wait_idle(timeout=30)
     assert panel.title.text() == "second" and panel.stats.count == 5 and panel.stats.max == 4.0
-
-
-def test_demo_paths_are_what_resources_ship():
-    shipped = sorted(p for p in app.DEMO_DIR.iterdir() if not p.name.startswith((".", "_"))) \
-        if app.DEMO_DIR.is_dir() else []
-    assert app.demo_paths() == shipped
-    tracker.cancel_all()
