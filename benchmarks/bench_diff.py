@@ -13,7 +13,10 @@ all alike:
                  it also allocates and writes a 1 GiB result)
     tensorloupe  core.compare.compare(A, B): every metric of every variable
     tf_read      reading every tensor of A and B through TensorFlow's CheckpointReader
-                 (tf.train.load_checkpoint(...).get_tensor), nothing computed
+                 (tf.train.load_checkpoint(...).get_tensor), nothing computed (the issue's
+                 "2.5x faster" target is against this one, the stricter)
+    tf_diff      the same reads plus the metrics of the changed tensors in numpy: what a
+                 diff through TensorFlow really costs
 
 Prints medians, throughput over the bytes of both checkpoints, peak RSS and the ratios the
 issue asks for: tensorloupe >= 75% of numpy's throughput, >= 2.5x faster than tf_read.
@@ -124,6 +127,8 @@ def child_tensorloupe(directory: str, workers: int | None) -> dict:
     sys.path.insert(0, str(ROOT))
     # Modules load before the clock starts, as numpy and TensorFlow do in the other children.
     import core.checkpoint  # noqa: F401
+    import core.checkpoint.names  # noqa: F401
+    import ml_dtypes  # noqa: F401 - core.dtypes loads it on first use
     from core.compare import CHANGED, IDENTICAL, compare
     from protos import tensor_bundle_pb2, trackable_object_graph_pb2  # noqa: F401
     base = _maxrss_mib()
@@ -148,6 +153,31 @@ def child_tf_read(directory: str) -> dict:
     for key in sorted(ra.get_variable_to_shape_map()):
         x = ra.get_tensor(key)
         y = rb.get_tensor(key)
+        total += x.nbytes + y.nbytes
+    seconds = time.perf_counter() - t
+    return {"seconds": seconds, "cpu": _cpu() - cpu, "rss_mib": _maxrss_mib(),
+            "rss_before_mib": base, "bytes": total}
+
+
+def child_tf_diff(directory: str) -> dict:
+    """The fair TensorFlow equivalent of a diff: read A and B through CheckpointReader and
+    compute the same metrics with numpy (float32 dot products, as tensorloupe does)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import numpy as np
+    import tensorflow as tf
+    base = _maxrss_mib()
+    cpu = _cpu()
+    t = time.perf_counter()
+    total = 0
+    ra = tf.train.load_checkpoint(os.path.join(directory, "a"))
+    rb = tf.train.load_checkpoint(os.path.join(directory, "b"))
+    for key in sorted(ra.get_variable_to_shape_map()):
+        x = ra.get_tensor(key).reshape(-1)
+        y = rb.get_tensor(key).reshape(-1)
+        if x.dtype == np.float32 and y.dtype == x.dtype and not np.array_equal(x, y):
+            d = y - x
+            float(np.dot(d, d)), float(np.dot(x, x)), float(np.dot(y, y))
+            float(np.abs(d).max()), int(np.count_nonzero(d))
         total += x.nbytes + y.nbytes
     seconds = time.perf_counter() - t
     return {"seconds": seconds, "cpu": _cpu() - cpu, "rss_mib": _maxrss_mib(),
@@ -218,6 +248,8 @@ def main() -> int:
             print(json.dumps(child_tensorloupe(args.dir, args.workers)))
         elif args.child == "tf_read":
             print(json.dumps(child_tf_read(args.dir)))
+        elif args.child == "tf_diff":
+            print(json.dumps(child_tf_diff(args.dir)))
         return 0
 
     directory = args.dir
@@ -241,6 +273,7 @@ def main() -> int:
         "tensorloupe": lambda: _run_child(py, "tensorloupe", directory),
         "tensorloupe_1thread": lambda: _run_child(py, "tensorloupe", directory, ["--workers", "1"]),
         "tf_read": lambda: _run_child(args.tf_python, "tf_read", directory),
+        "tf_diff": lambda: _run_child(args.tf_python, "tf_diff", directory),
     }
     results: dict[str, list[dict]] = {m: [] for m in methods}
     for i in range(args.repeat):
@@ -272,6 +305,9 @@ def main() -> int:
           f"(target >= 0.75: {'ok' if vs_numpy >= 0.75 else 'MISSED'})")
     print(f"tensorloupe speed-up over TensorFlow CheckpointReader: {vs_tf:.2f}x "
           f"(target >= 2.5: {'ok' if vs_tf >= 2.5 else 'MISSED'})")
+    vs_tf_diff = med["tf_diff"] / med["tensorloupe"]
+    print(f"tensorloupe speed-up over CheckpointReader + the same metrics in numpy (the fair "
+          f"equivalent of a diff): {vs_tf_diff:.2f}x")
     print(f"tensorloupe peak RSS: {rss['tensorloupe']:.0f} MiB for {size / (1 << 20):.0f} MiB of "
           f"checkpoints ({rss['tensorloupe'] / (size / (1 << 20)) * 100:.1f}%)")
     print(f"(data bytes compared per run: {nbytes / (1 << 30):.2f} GiB; load average while "

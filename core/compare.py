@@ -60,10 +60,12 @@ MODEL = "model"
 OPTIMIZER = "optimizer"
 OTHER = "other"
 
-CHUNK_ELEMENTS = 1 << 17   # per numpy call: the chunk and its temporaries stay in L2 cache
+CHUNK_ELEMENTS = 1 << 18   # per numpy call: 1 MiB of float32; fewer, larger calls beat
+                           # smaller L2-sized ones (threads wait on the GIL between calls)
 PART_BYTES = 32 << 20      # large variables are split in parts of this size across threads
 RELEASE_BYTES = 8 << 20    # mapped pages are dropped behind the scan every this many bytes
-BATCH_BYTES = 8 << 20      # small variables go to the pool in batches of about this size
+BATCH_BYTES = 32 << 20     # small variables go to the pool in batches of up to this size
+                           # (fewer hand-offs and bigger page drops), at least 8 per thread
 
 # ---------------------------------------------------------------- memcmp / madvise via libc
 
@@ -89,6 +91,18 @@ _MADV_DONTNEED = 4
 _PAGE = getattr(os, "sysconf", lambda _: 4096)("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
+def _huge_page_size() -> int:
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "rb") as f:
+            size = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        size = 0
+    return size if size >= _PAGE and size % _PAGE == 0 else 2 << 20
+
+
+_BLOCK = _huge_page_size()  # mapped pages are dropped in whole blocks of this size
+
+
 def bytes_equal(x: np.ndarray, y: np.ndarray) -> bool:
     """Whether two contiguous arrays hold the same bytes (libc memcmp, which frees the GIL)."""
     if x.nbytes != y.nbytes:
@@ -104,7 +118,10 @@ class _PageDropper:
     """Collects the mapped ranges finished parts used and drops them in merged batches.
 
     Called from one thread (the one collecting results); one madvise per few dozen MiB
-    instead of two per variable.
+    instead of two per variable. Only whole huge-page blocks are dropped: page-cache files
+    with large folios are mapped with 2 MiB entries, and dropping part of one splits it
+    (which costs more faults ahead); the pieces at the edges wait until their neighbours
+    are done too, and ``flush(final=True)`` drops what is left at page granularity.
     """
 
     def __init__(self, batch: int = 64 << 20):
@@ -116,31 +133,55 @@ class _PageDropper:
         if _MADVISE is None or view.nbytes == 0:
             return
         start = view.ctypes.data
-        self.ranges.append((start, start + view.nbytes))
-        self.pending += view.nbytes
+        self.add_range(start, start + view.nbytes)
+
+    def add_range(self, lo: int, hi: int) -> None:
+        if _MADVISE is None or hi <= lo:
+            return
+        self.ranges.append((lo, hi))
+        self.pending += hi - lo
         if self.pending >= self.batch:
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self, final: bool = False) -> None:
         if not self.ranges:
             return
-        self.ranges.sort()
-        merged = [list(self.ranges[0])]
-        for lo, hi in self.ranges[1:]:
-            if lo <= merged[-1][1] + _PAGE:  # the page between two finished views is done too
-                merged[-1][1] = max(merged[-1][1], hi)
-            else:
-                merged.append([lo, hi])
-        for lo, hi in merged:
-            a = -(-lo // _PAGE) * _PAGE
-            b = hi // _PAGE * _PAGE
-            if b > a:
-                _MADVISE(a, b - a, _MADV_DONTNEED)
-        self.ranges.clear()
-        self.pending = 0
+        keep = _drop_ranges(self.ranges, _PAGE if final else _BLOCK)
+        self.ranges = keep
+        self.pending = sum(hi - lo for lo, hi in keep)
+        if self.pending >= self.batch // 2:  # many scattered pieces: no use waiting
+            self.flush(final=True)
 
 
-def _drop_pages(view: np.ndarray) -> None:
+def _drop_ranges(ranges: list[tuple[int, int]], grain: int) -> list[tuple[int, int]]:
+    """Drop the mapped pages of the (merged) address ranges in whole ``grain`` blocks;
+    return the pieces at the edges that were left (none when ``grain`` is the page size)."""
+    if _MADVISE is None or not ranges:
+        return []
+    ranges = sorted(ranges)
+    merged = [list(ranges[0])]
+    for lo, hi in ranges[1:]:
+        if lo <= merged[-1][1] + _PAGE:  # the page between two finished views is done too
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    keep: list[tuple[int, int]] = []
+    for lo, hi in merged:
+        a = -(-lo // grain) * grain
+        b = hi // grain * grain
+        if b > a:
+            _MADVISE(a, b - a, _MADV_DONTNEED)
+            if grain != _PAGE:
+                if lo < a:
+                    keep.append((lo, a))
+                if b < hi:
+                    keep.append((b, hi))
+        elif grain != _PAGE:
+            keep.append((lo, hi))
+    return keep
+
+
+def _drop_pages(view: np.ndarray, grain: int = _PAGE) -> None:
     """Tell the kernel we are done with the mapped pages under ``view`` (keeps RSS small).
 
     The mapping is read-only and file-backed: dropped pages come back from the page cache
@@ -149,8 +190,8 @@ def _drop_pages(view: np.ndarray) -> None:
     if _MADVISE is None or view.base is None or view.nbytes < 2 * _PAGE:
         return
     start = view.ctypes.data
-    lo = -(-start // _PAGE) * _PAGE
-    hi = (start + view.nbytes) // _PAGE * _PAGE
+    lo = -(-start // grain) * grain
+    hi = (start + view.nbytes) // grain * grain
     if hi > lo:
         _MADVISE(lo, hi - lo, _MADV_DONTNEED)
 
@@ -630,7 +671,9 @@ def _stream(x: np.ndarray, y: np.ndarray, work: np.dtype, should_stop, on_bytes,
     (the tail, short parts) the caller drops, in bigger batches."""
     acc = _Acc()
     n = x.shape[0]
-    step = CHUNK_ELEMENTS
+    # Chunks of equal size (a 1 MiB variable is two chunks, not two and a sliver): every
+    # chunk costs the same few numpy calls whatever its size.
+    step = max(1, -(-n // max(1, -(-n // CHUNK_ELEMENTS))))
     release_every = max(step, RELEASE_BYTES // max(1, x.itemsize))
     released = 0
     for start in range(0, n, step):
@@ -639,8 +682,8 @@ def _stream(x: np.ndarray, y: np.ndarray, work: np.dtype, should_stop, on_bytes,
         stop = min(n, start + step)
         _chunk(x[start:stop], y[start:stop], work, acc)
         if mapped and stop - released >= release_every:
-            _drop_pages(x[released:stop])
-            _drop_pages(y[released:stop])
+            _drop_pages(x[released:stop], _BLOCK)  # the edges go with the caller's batch
+            _drop_pages(y[released:stop], _BLOCK)
             released = stop
         if on_bytes is not None:
             on_bytes((stop - start) * x.itemsize)
@@ -850,18 +893,30 @@ def _compare(ra, rb, keymap, name_filter, include_other, verify, workers, progre
     if progress is not None:
         progress(0, total)
     # Views are made (and shards mapped) on this thread: the readers are only used from here.
-    for job in jobs:
-        if should_stop():
-            raise Cancelled()
-        _prepare(job, ra, rb, verify)
-        if job.diff.status == FAILED:
-            report(job.diff.nbytes)
-    live = [j for j in jobs if j.diff.status != FAILED]
+    # They are made as the pool takes the work, so the first parts run while the rest is
+    # still being set up. Largest first, so that no long variable is left for the end.
+    jobs.sort(key=lambda j: -j.diff.nbytes)
+    live: list[_Job] = []
+
+    def prepared():
+        for job in jobs:
+            if should_stop():
+                raise Cancelled()
+            _prepare(job, ra, rb, verify)
+            if job.diff.status == FAILED:
+                report(job.diff.nbytes)
+                continue
+            live.append(job)
+            yield job
+
     own_pool = executor is None
     pool = executor or ThreadPoolExecutor(max_workers=workers or _default_workers(),
                                           thread_name_prefix="compare")
     try:
-        _run(live, pool, should_stop, report)
+        threads = workers or (_default_workers() if own_pool else
+                              getattr(pool, "_max_workers", None) or _default_workers())
+        batch = max(1 << 20, min(BATCH_BYTES, total // (8 * threads)))
+        _run(prepared(), pool, should_stop, report, batch)
         # Checksums that disagree with the bytes mean damage: equal checksums over different
         # bytes, or different checksums over equal values. --verify checks every tensor.
         todo = [j for j in live if j.diff.status != FAILED and (
@@ -908,6 +963,9 @@ def _prepare(job: _Job, ra, rb, verify: bool) -> None:
         arr = getattr(job, attr)
         if arr.dtype.byteorder == ">":
             setattr(job, attr, arr.astype(arr.dtype.newbyteorder("=")))
+            # A swapped copy is ordinary memory: its pages must never be dropped (that
+            # would zero them), and its bytes are not the stored ones.
+            job.mapped = False
     job.verify = verify
     crc_a, crc_b = _entry_crc(ra, v.key_a), _entry_crc(rb, v.key_b)
     job.crc_differ = crc_a is not None and crc_b is not None and crc_a != crc_b
@@ -921,8 +979,10 @@ def _parts(n: int, itemsize: int) -> list[tuple[int, int]]:
     return [(s, min(n, s + per)) for s in range(0, n, per)] or [(0, 0)]
 
 
-def _run(jobs: list[_Job], pool: ThreadPoolExecutor, should_stop, report) -> None:
-    """Every variable in parts on the pool, largest first; results come back through a queue.
+def _run(jobs: Iterable[_Job], pool: ThreadPoolExecutor, should_stop, report,
+         batch_limit: int = BATCH_BYTES) -> None:
+    """Every variable in parts on the pool, in the given order; results come back through a
+    queue.
 
     A part first memcmps when that can pay off (same dtype, equal stored checksums); parts
     that differ get every metric. A variable with some identical parts and some not gets the
@@ -943,16 +1003,39 @@ def _run(jobs: list[_Job], pool: ThreadPoolExecutor, should_stop, report) -> Non
         outstanding += len(units)
 
         def task():
-            for job, part in units:
-                try:
-                    results.put((job, part, fn(job, part, stop_now), None))
-                except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
-                    results.put((job, part, None, exc))
+            # One message per task, not per unit: fewer wake-ups of the collecting thread.
+            # The task drops the mapped pages it read itself (in whole huge-page blocks; the
+            # edges, shared with neighbouring tasks, go to the collecting thread's dropper).
+            done = []
+            spans = []
+            held = []
+            pending = 0
+            try:
+                for job, part in units:
+                    try:
+                        done.append((job, part, fn(job, part, stop_now), None))
+                    except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+                        done.append((job, part, None, exc))
+                    x, y = job.x, job.y  # held: the map stays alive until the drop is done
+                    if job.mapped and x is not None and y is not None and part[1] > part[0]:
+                        held.append((x, y))
+                        size = x.itemsize
+                        for arr in (x, y):
+                            base = arr.ctypes.data
+                            spans.append((base + part[0] * size, base + part[1] * size))
+                        pending += 2 * (part[1] - part[0]) * size
+                        if pending >= 4 * RELEASE_BYTES and not stopped.is_set():
+                            spans = _drop_ranges(spans, _BLOCK)
+                            pending = sum(hi - lo for lo, hi in spans)
+            finally:
+                left = _drop_ranges(spans, _BLOCK) if spans and not stopped.is_set() else []
+                held.clear()
+                results.put((done, left))
         pool.submit(task)
 
     batch: list = []
     batch_bytes = 0
-    for job in sorted(jobs, key=lambda j: -j.diff.nbytes):
+    for job in jobs:
         parts = [(0, job.x.shape[0])] if job.work is None else \
             _parts(job.x.shape[0], job.x.itemsize)
         job.remaining = len(parts)
@@ -960,19 +1043,26 @@ def _run(jobs: list[_Job], pool: ThreadPoolExecutor, should_stop, report) -> Non
         for part in parts:
             batch.append((job, part))
             batch_bytes += (part[1] - part[0]) * job.x.itemsize
-            if batch_bytes >= BATCH_BYTES:
+            if batch_bytes >= batch_limit:
                 submit(_part_task, batch)
                 batch, batch_bytes = [], 0
     if batch:
         submit(_part_task, batch)
     try:
+        inbox: list = []
         while outstanding:
-            try:
-                job, part, value, exc = results.get(timeout=0.1)
-            except queue.Empty:
-                if should_stop():
-                    raise Cancelled() from None
+            if not inbox:
+                try:
+                    inbox, left = results.get(timeout=0.1)
+                except queue.Empty:
+                    if should_stop():
+                        raise Cancelled() from None
+                    continue
+                for lo, hi in left:
+                    dropper.add_range(lo, hi)
+                inbox.reverse()
                 continue
+            job, part, value, exc = inbox.pop()
             outstanding -= 1
             v = job.diff
             if exc is not None:
@@ -984,9 +1074,6 @@ def _run(jobs: list[_Job], pool: ThreadPoolExecutor, should_stop, report) -> Non
             if v.status == FAILED:
                 continue
             kind, payload = value
-            if job.mapped:
-                dropper.add(job.x[part[0]:part[1]])
-                dropper.add(job.y[part[0]:part[1]])
             if kind != "norm":
                 report((part[1] - part[0]) * job.x.itemsize)
             if kind == "eq":
@@ -1014,7 +1101,7 @@ def _run(jobs: list[_Job], pool: ThreadPoolExecutor, should_stop, report) -> Non
             raise Cancelled()
     finally:
         stopped.set()
-        dropper.flush()
+        dropper.flush(final=True)
 
 
 def _part_task(job: _Job, part: tuple[int, int], should_stop):

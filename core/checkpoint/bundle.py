@@ -81,6 +81,19 @@ class Problem:
         return f"{self.key}: {self.message}"
 
 
+_PARSER = None
+
+
+def _entry_parser():
+    """(BundleEntryProto.FromString, DecodeError), imported once on first use."""
+    global _PARSER
+    if _PARSER is None:
+        from google.protobuf.message import DecodeError
+        from protos import tensor_bundle_pb2
+        _PARSER = (tensor_bundle_pb2.BundleEntryProto.FromString, DecodeError)
+    return _PARSER
+
+
 def _decode_key(raw: bytes) -> str:
     return raw.decode("utf-8", errors="surrogateescape")
 
@@ -130,30 +143,29 @@ class CheckpointReader:
                       bad_consumers=tuple(h.version.bad_consumers))
 
     def _parse_entry(self, raw_key: bytes, value: bytes) -> Entry:
-        from protos import tensor_bundle_pb2
-        from google.protobuf.message import DecodeError
+        # Called once per key when a checkpoint opens: kept lean (a few µs per entry).
+        parse, decode_error = _entry_parser()
         key = _decode_key(raw_key)
         try:
-            p = tensor_bundle_pb2.BundleEntryProto.FromString(value)
-        except DecodeError:
+            p = parse(value)
+        except decode_error:
             raise FormatError(f"the entry of tensor {key!r} is not parseable",
                               self.index_path) from None
-        if p.shape.unknown_rank or any(d.size < 0 for d in p.shape.dim):
+        shape = tuple([d.size for d in p.shape.dim])
+        if p.shape.unknown_rank or (shape and min(shape) < 0):
             raise FormatError(f"tensor {key!r} has an unknown shape in the index", self.index_path)
-        if p.offset < 0 or p.size < 0 or p.shard_id < 0:
+        offset, size, shard_id = p.offset, p.size, p.shard_id
+        if offset < 0 or size < 0 or shard_id < 0:
             raise FormatError(f"tensor {key!r} has a negative offset, size or shard",
                               self.index_path)
-        slices = tuple(TensorSlice.from_proto(s) for s in p.slices)
-        shape = tuple(int(d.size) for d in p.shape.dim)
+        slices = tuple([TensorSlice.from_proto(s) for s in p.slices]) if p.slices else ()
         for s in slices:
             if len(s.extents) != len(shape) or any(
                     not e.full and (e.start < 0 or e.length < 0 or e.start + e.length > dim)
                     for e, dim in zip(s.extents, shape)):
                 raise FormatError(f"tensor {key!r} has a slice {s} outside its shape {list(shape)}",
                                   self.index_path)
-        return Entry(key=key, dtype_enum=int(p.dtype), shape=shape, shard_id=int(p.shard_id),
-                     offset=int(p.offset), size=int(p.size), crc32c=int(p.crc32c),
-                     slices=slices, raw_key=raw_key)
+        return Entry(key, p.dtype, shape, shard_id, offset, size, p.crc32c, slices, raw_key)
 
     # ---------------------------------------------------------------- metadata
 
