@@ -26,6 +26,7 @@ per-layer relative change is taken over the variables whose norms are known. Par
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import fnmatch
@@ -705,6 +706,19 @@ def _open(path_or_reader):
     return open_checkpoint(path_or_reader), True
 
 
+@contextlib.contextmanager
+def _readers(a, b):
+    """Both checkpoints as readers (paths are opened); closes only what it opened."""
+    with contextlib.ExitStack() as stack:
+        readers = []
+        for item in (a, b):
+            reader, opened = _open(item)
+            if opened:
+                stack.callback(reader.close)
+            readers.append(reader)
+        yield readers[0], readers[1]
+
+
 _DTYPE_NAMES: dict = {}
 
 
@@ -797,21 +811,9 @@ def compare(a, b, *, keymap: KeyMap | None = None, name_filter: str | Iterable[s
     callable or an Event) stops the work between chunks with ``core.stats.Cancelled``.
     Damage limited to some tensors marks those variables FAILED; the rest still compares.
     """
-    reader_a, close_a = _open(a)
-    try:
-        reader_b, close_b = _open(b)
-    except BaseException:
-        if close_a:
-            reader_a.close()
-        raise
-    try:
+    with _readers(a, b) as (reader_a, reader_b):
         return _compare(reader_a, reader_b, keymap, name_filter, include_other, verify,
                         workers, progress, cancel, executor)
-    finally:
-        if close_a:
-            reader_a.close()
-        if close_b:
-            reader_b.close()
 
 
 def _should_stop_fn(cancel) -> Callable[[], bool]:
@@ -1353,28 +1355,19 @@ def pair_histograms(a, key_a: str, b, key_b: str, bins: int = 80,
     Streams each tensor twice (range, then counts); NaN/Inf are left out and counted.
     """
     from .stats import compute_histogram, compute_stats
-    ra, close_a = _open(a)
-    try:
-        rb, close_b = _open(b)
-        try:
-            xa, xb = _values(ra, key_a), _values(rb, key_b)
-            if xa.dtype.kind == "O" or xb.dtype.kind == "O":
-                raise InputError("strings have no histogram")
-            sa = compute_stats(xa, should_stop=should_stop)
-            sb = compute_stats(xb, should_stop=should_stop)
-            finite = [v for v in (sa.min, sa.max, sb.min, sb.max) if math.isfinite(v)]
-            lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
-            counts_a, edges = compute_histogram(xa, bins, (lo, hi), should_stop=should_stop)
-            counts_b, _ = compute_histogram(xb, bins, (lo, hi), should_stop=should_stop)
-            if len(counts_b) != len(counts_a):  # one side has no finite value
-                counts_b = np.zeros_like(counts_a)
-            return {"edges": edges, "a": counts_a, "b": counts_b, "stats_a": sa, "stats_b": sb}
-        finally:
-            if close_b:
-                rb.close()
-    finally:
-        if close_a:
-            ra.close()
+    with _readers(a, b) as (ra, rb):
+        xa, xb = _values(ra, key_a), _values(rb, key_b)
+        if xa.dtype.kind == "O" or xb.dtype.kind == "O":
+            raise InputError("strings have no histogram")
+        sa = compute_stats(xa, should_stop=should_stop)
+        sb = compute_stats(xb, should_stop=should_stop)
+        finite = [v for v in (sa.min, sa.max, sb.min, sb.max) if math.isfinite(v)]
+        lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+        counts_a, edges = compute_histogram(xa, bins, (lo, hi), should_stop=should_stop)
+        counts_b, _ = compute_histogram(xb, bins, (lo, hi), should_stop=should_stop)
+        if len(counts_b) != len(counts_a):  # one side has no finite value
+            counts_b = np.zeros_like(counts_a)
+        return {"edges": edges, "a": counts_a, "b": counts_b, "stats_a": sa, "stats_b": sb}
 
 
 def difference_slice(a, key_a: str, b, key_b: str, index: tuple[int, ...] = (),
@@ -1382,41 +1375,32 @@ def difference_slice(a, key_a: str, b, key_b: str, index: tuple[int, ...] = (),
     """B - A as a 2-D image: the whole tensor if 2-D, a row if 1-D, one 2-D slice of an N-D
     tensor (``index`` fixes the leading axes). Large sides are sampled every ``step``-th
     value, and only the sampled slice is read from the mapped files."""
-    ra, close_a = _open(a)
-    try:
-        rb, close_b = _open(b)
-        try:
-            xa, xb = _values(ra, key_a), _values(rb, key_b)
-            if xa.shape != xb.shape:
-                raise InputError(f"the shapes differ ({list(xa.shape)} and {list(xb.shape)})")
-            if xa.dtype.kind == "O" or xb.dtype.kind == "O":
-                raise InputError("strings have no numeric difference")
-            shape = xa.shape
-            lead = max(0, len(shape) - 2)
-            index = tuple(index)[:lead]
-            index = index + (0,) * (lead - len(index))
-            for i, (k, n) in enumerate(zip(index, shape)):
-                if not 0 <= k < n:
-                    raise InputError(f"index {k} is outside axis {i} of size {n}")
-            sa, sb = xa[index], xb[index]
-            if sa.ndim == 0:
-                sa, sb = sa.reshape(1, 1), sb.reshape(1, 1)
-            elif sa.ndim == 1:
-                sa, sb = sa.reshape(1, -1), sb.reshape(1, -1)
-            rows, cols = sa.shape
-            step = max(1, math.ceil(max(rows, cols) / max_side)) if sa.ndim == 2 else 1
-            if rows == 1:
-                step = max(1, math.ceil(cols / (max_side * 8)))
-                sa, sb = sa[:, ::step], sb[:, ::step]
-            elif step > 1:
-                sa, sb = sa[::step, ::step], sb[::step, ::step]
-            diff = (_float_view(np.array(sb)).astype(np.float64)
-                    - _float_view(np.array(sa)).astype(np.float64)).astype(np.float32)
-            return {"diff": diff, "shape": tuple(shape), "index": index, "step": step,
-                    "rows": rows, "cols": cols}
-        finally:
-            if close_b:
-                rb.close()
-    finally:
-        if close_a:
-            ra.close()
+    with _readers(a, b) as (ra, rb):
+        xa, xb = _values(ra, key_a), _values(rb, key_b)
+        if xa.shape != xb.shape:
+            raise InputError(f"the shapes differ ({list(xa.shape)} and {list(xb.shape)})")
+        if xa.dtype.kind == "O" or xb.dtype.kind == "O":
+            raise InputError("strings have no numeric difference")
+        shape = xa.shape
+        lead = max(0, len(shape) - 2)
+        index = tuple(index)[:lead]
+        index = index + (0,) * (lead - len(index))
+        for i, (k, n) in enumerate(zip(index, shape)):
+            if not 0 <= k < n:
+                raise InputError(f"index {k} is outside axis {i} of size {n}")
+        sa, sb = xa[index], xb[index]
+        if sa.ndim == 0:
+            sa, sb = sa.reshape(1, 1), sb.reshape(1, 1)
+        elif sa.ndim == 1:
+            sa, sb = sa.reshape(1, -1), sb.reshape(1, -1)
+        rows, cols = sa.shape
+        step = max(1, math.ceil(max(rows, cols) / max_side)) if sa.ndim == 2 else 1
+        if rows == 1:
+            step = max(1, math.ceil(cols / (max_side * 8)))
+            sa, sb = sa[:, ::step], sb[:, ::step]
+        elif step > 1:
+            sa, sb = sa[::step, ::step], sb[::step, ::step]
+        diff = (_float_view(np.array(sb)).astype(np.float64)
+                - _float_view(np.array(sa)).astype(np.float64)).astype(np.float32)
+        return {"diff": diff, "shape": tuple(shape), "index": index, "step": step,
+                "rows": rows, "cols": cols}
