@@ -124,13 +124,12 @@ def _cpu() -> float:
 
 
 def child_tensorloupe(directory: str, workers: int | None) -> dict:
-    sys.path.insert(0, str(ROOT))
     # Modules load before the clock starts, as numpy and TensorFlow do in the other children.
-    import core.checkpoint  # noqa: F401
-    import core.checkpoint.names  # noqa: F401
+    import tensorloupe.core.checkpoint  # noqa: F401
+    import tensorloupe.core.checkpoint.names  # noqa: F401
     import ml_dtypes  # noqa: F401 - core.dtypes loads it on first use
-    from core.compare import CHANGED, IDENTICAL, compare
-    from protos import tensor_bundle_pb2, trackable_object_graph_pb2  # noqa: F401
+    from tensorloupe.core.compare import CHANGED, IDENTICAL, compare
+    from tensorloupe.protos import tensor_bundle_pb2, trackable_object_graph_pb2  # noqa: F401
     base = _maxrss_mib()
     cpu = _cpu()
     t = time.perf_counter()

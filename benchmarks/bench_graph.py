@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "core"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -37,10 +36,10 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
     app = QApplication.instance() or QApplication([])
 
-    import core
-    from core import graph as G
-    from core.layout import NestedLayout
-    from gui.panels.graph import GraphPanel, item_size
+    import tensorloupe.core as core
+    from tensorloupe.core import graph as G
+    from tensorloupe.core.layout import NestedLayout
+    from tensorloupe.gui.panels.graph import GraphPanel, item_size
     from test_layout import synthetic_graph
 
     path = ROOT / "tests" / "fixtures" / "data" / "saved_models" / "mobilenet_v2"

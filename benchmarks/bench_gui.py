@@ -32,7 +32,7 @@ start = float(os.environ["BENCH_SPAWN_TIME"])
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
-from gui.main_window import MainWindow
+from tensorloupe.gui.main_window import MainWindow
 window = MainWindow(settings=None)
 window.resize(1400, 900)
 done = []
@@ -83,8 +83,8 @@ def bench_scroll(array_path: Path, shape: tuple[int, ...], steps: int) -> list[f
     import numpy as np
     from PySide6.QtWidgets import QApplication
 
-    from gui.panels.tensor import TensorPanel, TensorSource
-    from gui.workers import wait_idle
+    from tensorloupe.gui.panels.tensor import TensorPanel, TensorSource
+    from tensorloupe.gui.workers import wait_idle
 
     app = QApplication.instance() or QApplication([])
     data = np.load(array_path, mmap_mode="r")
@@ -125,7 +125,6 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    sys.path.insert(0, str(ROOT))
 
     launch = bench_launch(args.model, args.runs)
     med = statistics.median(launch)

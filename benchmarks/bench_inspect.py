@@ -69,7 +69,7 @@ def mib(n: int) -> str:
 
 
 def compare(prefix: str, tf_python: str, runs: int, have_tf: bool) -> None:
-    ours_argv = [sys.executable, "-m", "core.cli.main", "inspect", "--file_name", prefix,
+    ours_argv = [sys.executable, "-m", "tensorloupe", "inspect", "--file_name", prefix,
                  "--all_tensor_names"]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     t_ours, rss_ours, out_ours = measure(ours_argv, runs, env)
@@ -117,7 +117,7 @@ def ensure_big(directory: Path, tf_python: str, have_tf: bool) -> str | None:
 
 LIST_IN_CHILD = textwrap.dedent("""
     import resource, sys, time
-    import core.checkpoint as c
+    import tensorloupe.core.checkpoint as c
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     r = c.open_checkpoint(sys.argv[1]); keys = r.keys()
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -126,8 +126,7 @@ LIST_IN_CHILD = textwrap.dedent("""
 
 
 def in_process(prefix: str, runs: int) -> None:
-    sys.path.insert(0, str(REPO))
-    from core.checkpoint import open_checkpoint
+    from tensorloupe.core.checkpoint import open_checkpoint
     times = []
     for _ in range(max(runs, 5)):
         start = time.perf_counter()

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from core.engine import registry  # noqa: E402
+from tensorloupe.core.engine import registry  # noqa: E402
 
 B = 32
 CASES = [
@@ -78,7 +77,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    from core.engine.ops.math import blas_threads
+    from tensorloupe.core.engine.ops.math import blas_threads
     try:
         blas_threads()
     except ImportError:             # (threadpoolctl is not in every environment)

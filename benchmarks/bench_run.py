@@ -54,10 +54,10 @@ print(json.dumps(times))
 
 
 def batch_inputs(model: str, key: str, batch: int, seed: int = 0) -> dict:
-    import core
+    import tensorloupe.core as core
     sig = core.open_saved_model(MODELS / model).meta_graph().proto.signature_def[key]
     rng = np.random.RandomState(seed)
-    from core import dtypes
+    from tensorloupe.core import dtypes
     feeds = {}
     for k, info in sig.inputs.items():
         shape = [batch if d.size < 0 else d.size for d in info.tensor_shape.dim]
@@ -70,7 +70,7 @@ def batch_inputs(model: str, key: str, batch: int, seed: int = 0) -> dict:
 
 
 def engine_steady(model: str, key: str, feeds: dict, batches: int) -> list[float]:
-    import core
+    import tensorloupe.core as core
     sm = core.open_saved_model(MODELS / model)
     for _ in range(3):
         sm.run_signature(key, feeds)
@@ -147,7 +147,7 @@ def main() -> int:
 
 
 def _only_key(model: str) -> str:
-    import core
+    import tensorloupe.core as core
     sig = core.open_saved_model(MODELS / model).meta_graph().proto.signature_def["serving_default"]
     (key,) = sig.inputs.keys()
     return key

@@ -50,7 +50,7 @@ def tensorloupe_command() -> list[str]:
     if exe.is_file():
         return [str(exe)]
     found = shutil.which("tensorloupe")
-    return [found] if found else [sys.executable, "-m", "core.cli.main"]
+    return [found] if found else [sys.executable, "-m", "tensorloupe"]
 
 
 def main() -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from protos import types_pb2
+from tensorloupe.protos import types_pb2
 
 # This module must stay importable without numpy: `tensorloupe show` only needs names.
 

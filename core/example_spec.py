@@ -348,7 +348,7 @@ def build_example(spec: ExampleSpec | None, values: dict) -> bytes:
     cast to each feature's type, sizes are checked and required features must be present
     (features left out take the graph's default when parsed); without one, the value types
     choose the list kind."""
-    from protos import example_pb2
+    from tensorloupe.protos import example_pb2
     ex = example_pb2.Example()
     ex.features.SetInParent()   # TensorFlow writes an empty Features even with no feature
     features = {f.name: f for f in spec.features} if spec is not None else {}
@@ -415,7 +415,7 @@ def build_examples(spec: ExampleSpec | None, rows: list[dict]) -> np.ndarray:
 
 def example_values(serialized: bytes) -> dict:
     """{feature name: list of values} of a serialized tf.Example (strings as bytes)."""
-    from protos import example_pb2
+    from tensorloupe.protos import example_pb2
     ex = example_pb2.Example()
     try:
         ex.ParseFromString(bytes(serialized))

@@ -28,12 +28,12 @@ def open_graph(path) -> "GraphModel":
     if not data:
         raise FormatError("the file is empty", path)
     if path.suffix == ".meta":
-        from protos import meta_graph_pb2
+        from tensorloupe.protos import meta_graph_pb2
         proto = _parse(meta_graph_pb2.MetaGraphDef(), data, path, "MetaGraphDef")
         if not proto.HasField("graph_def") and not proto.HasField("meta_info_def"):
             raise FormatError("not a MetaGraphDef: it holds no graph", path)
         return GraphModel(path, proto.graph_def, proto)
-    from protos import graph_pb2
+    from tensorloupe.protos import graph_pb2
     proto = _parse(graph_pb2.GraphDef(), data, path, "GraphDef")
     if not proto.node and not proto.library.function:
         raise FormatError("not a GraphDef: it holds no nodes", path)

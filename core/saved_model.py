@@ -65,7 +65,7 @@ def open_saved_model(path) -> "SavedModel":
 def _read_saved_model_proto(proto_file: Path):
     from google.protobuf import message as pb_message
 
-    from protos import saved_model_pb2
+    from tensorloupe.protos import saved_model_pb2
 
     try:
         data = proto_file.read_bytes()
@@ -169,7 +169,7 @@ class SavedModel:
             return None
         from google.protobuf import message as pb_message
 
-        from protos import fingerprint_pb2
+        from tensorloupe.protos import fingerprint_pb2
         proto = fingerprint_pb2.FingerprintDef()
         try:
             proto.ParseFromString(file.read_bytes())
@@ -395,7 +395,7 @@ class MetaGraph:
             # TF1 builders keep them in a collection of Any-packed AssetFileDefs.
             from google.protobuf.message import DecodeError
 
-            from protos import meta_graph_pb2
+            from tensorloupe.protos import meta_graph_pb2
             for packed in self.proto.collection_def["saved_model_assets"].any_list.value:
                 if packed.type_url.rsplit(".", 1)[-1] != "AssetFileDef":
                     continue
@@ -632,7 +632,7 @@ class TensorSpecInfo:
         """The composite tensor's TypeSpec, decoded (TypeSpecValue), or None."""
         if self.encoding != "composite_tensor":
             return None
-        from protos import struct_pb2
+        from tensorloupe.protos import struct_pb2
         value = struct_pb2.StructuredValue()
         value.type_spec_value.CopyFrom(self.proto.composite_tensor.type_spec)
         return decode_structured_value(value)

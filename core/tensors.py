@@ -173,7 +173,7 @@ def from_numpy(array, tensor_pb2=None):
 
     from . import dtypes
     if tensor_pb2 is None:
-        from protos import tensor_pb2
+        from tensorloupe.protos import tensor_pb2
     array = np.asarray(array)
     enum = dtypes.from_numpy(array.dtype)
     proto = tensor_pb2.TensorProto(dtype=enum)

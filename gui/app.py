@@ -13,10 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-from core.errors import InputError
+from tensorloupe.core.errors import InputError
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-DEMO_DIR = RESOURCES / "demo"
+DEMO_NAMES = ("mobilenet_v2", "training_run")
 DEFAULT_SIZE = (1400, 900)
 
 
@@ -65,8 +64,16 @@ def demo_paths() -> list[Path]:
     """The demo documents shipped in resources/demo: the MobileNet SavedModel first (the
     teacher's story), then the training run of checkpoints. Pictures and scripts beside
     them are not documents."""
-    wanted = ("mobilenet_v2", "training_run")
-    return [DEMO_DIR / name for name in wanted if (DEMO_DIR / name).is_dir()]
+    demo = demo_dir()
+    return [demo / name for name in DEMO_NAMES if (demo / name).is_dir()]
+
+
+def demo_dir() -> Path:
+    """resources/demo as a real folder: the readers memory-map files, so a zipped install (whose
+    resources are not files) has no demo."""
+    from importlib.resources import files
+    found = files("tensorloupe.resources") / "demo"
+    return found if isinstance(found, Path) else Path(os.fspath(found))
 
 
 def split_select(text: str | None) -> list[str]:

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
                                QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton,
                                QSplitter, QStackedWidget, QTreeView, QVBoxLayout, QWidget)
 
-from core.errors import InputError
+from tensorloupe.core.errors import InputError
 
 from . import nodes as N
 from .panels.asset import AssetPanel

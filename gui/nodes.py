@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from core.errors import TensorloupeError
+from tensorloupe.core.errors import TensorloupeError
 
 # Kinds (shown in the "kind" column; panels are chosen from them)
 SAVED_MODEL = "SavedModel"
@@ -143,7 +143,7 @@ class Node:
         return None
 
     def size_text(self) -> str:
-        from core.stats import format_bytes, format_params
+        from tensorloupe.core.stats import format_bytes, format_params
         parts = []
         if self.params is not None:
             parts.append(format_params(self.params))
@@ -240,14 +240,14 @@ def open_document(path) -> Node:
     p = Path(os.fspath(path))
     label = p.name or str(p)
     try:
-        from core.detect import kind_of
+        from tensorloupe.core.detect import kind_of
         kind, target = kind_of(p)
         if kind == "saved_model":
-            import core
+            import tensorloupe.core as core
             return saved_model_node(core.open_saved_model(target), label)
         if kind == "checkpoint":
             return checkpoint_path_node(target, label)
-        import core
+        import tensorloupe.core as core
         return graph_node(core.open_graph(target), label)
     except TensorloupeError as exc:
         node = error_node(exc, label)
@@ -266,14 +266,14 @@ def checkpoint_path_node(target: Path, label: str) -> Node:
         run = _training_run(target)
         if run is not None:
             return run
-    import core
+    import tensorloupe.core as core
     reader = core.open_checkpoint(target)
     return checkpoint_node(reader, label, str(target))
 
 
 def _training_run(directory: Path) -> Node | None:
     try:
-        from core.checkpoint import state
+        from tensorloupe.core.checkpoint import state
     except ImportError:
         return None
     try:
@@ -334,7 +334,7 @@ def _run_prefixes(run, directory: Path) -> list[Path]:
 
 def _lazy_checkpoint_loader(node: Node, prefix: Path):
     def load():
-        import core
+        import tensorloupe.core as core
         reader = core.open_checkpoint(prefix)
         node.payload = reader
         built = checkpoint_node(reader, node.label, str(prefix))
@@ -551,7 +551,7 @@ def _signature_loader(sig):
 def _spec_node(key, spec, kind) -> Node:
     dtype = spec.dtype_name
     try:
-        from core import dtypes
+        from tensorloupe.core import dtypes
         dtype = dtypes.python_name(spec.dtype)
     except (ImportError, AttributeError, TensorloupeError):
         pass
@@ -607,7 +607,7 @@ def _functions_group(mg) -> Node:
 
 
 # Shared with core (the SavedModel summary counts each variable once the same way).
-from core.saved_model import saved_model_variable_names, variable_totals  # noqa: E402
+from tensorloupe.core.saved_model import saved_model_variable_names, variable_totals  # noqa: E402
 
 
 def _variables_group(sm, mg) -> Node:
@@ -781,15 +781,15 @@ class ConstReader:
         return [self._name]
 
     def shape(self, key: str) -> tuple[int, ...]:
-        from core.tensors import shape_dims
+        from tensorloupe.core.tensors import shape_dims
         return shape_dims(self._proto.tensor_shape) or ()
 
     def dtype(self, key: str) -> np.dtype:
-        from core import dtypes
+        from tensorloupe.core import dtypes
         return dtypes.to_numpy(self._proto.dtype)
 
     def read(self, key: str) -> np.ndarray:
-        from core.tensors import to_numpy
+        from tensorloupe.core.tensors import to_numpy
         return to_numpy(self._proto)
 
 

@@ -298,14 +298,14 @@ class TreeModel(QAbstractItemModel):
 def _values_text(node: N.Node) -> str:
     if node.params is None:
         return ""
-    from core.stats import format_params
+    from tensorloupe.core.stats import format_params
     return format_params(node.params)
 
 
 def _bytes_text(node: N.Node) -> str:
     if node.nbytes is None:
         return ""
-    from core.stats import format_bytes
+    from tensorloupe.core.stats import format_bytes
     return format_bytes(node.nbytes)
 
 

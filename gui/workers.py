@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from core.stats import Cancelled
+from tensorloupe.core.stats import Cancelled
 
 _PROGRESS_INTERVAL = 0.05  # seconds between progress signals: enough for a smooth bar
 

@@ -1,6 +1,6 @@
 """Compare our schemas with TensorFlow's own descriptors (a developer check, needs TensorFlow).
 
-Run from the repository root with the TensorFlow environment::
+Run it with the TensorFlow environment's Python (Tensorloupe need not be installed there)::
 
     /opt/tfvenv/bin/python protos/check_against_tensorflow.py
 
@@ -19,7 +19,24 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+
+
+def _import_checkout_as_tensorloupe() -> None:
+    """Make this checkout importable as ``tensorloupe`` in an environment that has TensorFlow but
+    not Tensorloupe: a temporary folder holding a link named tensorloupe to the checkout."""
+    import atexit
+    import shutil
+    import tempfile
+    link_dir = Path(tempfile.mkdtemp(prefix="tensorloupe-check-"))
+    atexit.register(shutil.rmtree, link_dir, True)
+    (link_dir / "tensorloupe").symlink_to(ROOT, target_is_directory=True)
+    sys.path.insert(0, str(link_dir))
+
+
+try:
+    import tensorloupe.protos  # noqa: F401 - installed: use it
+except ImportError:
+    _import_checkout_as_tensorloupe()
 
 # Where each of our files' counterpart lives inside the tensorflow package.
 TF_MODULES = {
@@ -138,7 +155,7 @@ def main() -> int:
         if stem not in TF_MODULES:
             problems.append(f"protos/{stem}.proto: no TensorFlow counterpart is known")
             continue
-        ours = importlib.import_module(f"protos.{stem}_pb2").DESCRIPTOR
+        ours = importlib.import_module(f"tensorloupe.protos.{stem}_pb2").DESCRIPTOR
         theirs = importlib.import_module(TF_MODULES[stem]).DESCRIPTOR
         counts["files"] += 1
         if ours.package != "tensorloupe":

@@ -19,25 +19,37 @@ import tempfile
 from pathlib import Path
 
 PROTOS_DIR = Path(__file__).resolve().parent
-ROOT = PROTOS_DIR.parent
 EXPECTED_GRPCIO_TOOLS = "1.85.1"
 
 
+# The installed import path of this folder. protoc names each file by its path below an include
+# root, and protobuf registers that name in the process-wide descriptor pool, so the files must be
+# known as "tensorloupe/protos/x.proto" (never a bare "protos/x.proto" another library may use too).
+IMPORT_DIR = Path("tensorloupe") / "protos"
+
+
 def proto_files() -> list[str]:
-    """Paths of our .proto files relative to the repository root, sorted."""
-    return sorted(f"protos/{p.name}" for p in PROTOS_DIR.glob("*.proto"))
+    """Our .proto files as protoc and the descriptor pool name them, sorted."""
+    return sorted((IMPORT_DIR / p.name).as_posix() for p in PROTOS_DIR.glob("*.proto"))
 
 
 def generate(out_dir: Path) -> None:
-    """Run protoc (from grpc_tools) on every .proto file, writing modules under out_dir/protos."""
+    """Run protoc (from grpc_tools) on every .proto file, writing modules under
+    out_dir/tensorloupe/protos."""
     from grpc_tools import protoc  # test/dev dependency only
     import grpc_tools
 
     include = str(Path(grpc_tools.__file__).resolve().parent / "_proto")
-    (out_dir / "protos").mkdir(parents=True, exist_ok=True)
-    argv = ["protoc", f"-I{ROOT}", f"-I{include}", f"--python_out={out_dir}", *proto_files()]
-    # protoc resolves the relative .proto paths against the -I roots, not the cwd.
-    status = protoc.main(argv)
+    with tempfile.TemporaryDirectory() as src:
+        # The source folder is not called tensorloupe/ in a checkout: lay the files out as installed.
+        staged = Path(src) / IMPORT_DIR
+        staged.mkdir(parents=True)
+        for proto in PROTOS_DIR.glob("*.proto"):
+            shutil.copyfile(proto, staged / proto.name)
+        (out_dir / IMPORT_DIR).mkdir(parents=True, exist_ok=True)
+        argv = ["protoc", f"-I{src}", f"-I{include}", f"--python_out={out_dir}", *proto_files()]
+        # protoc resolves the relative .proto paths against the -I roots, not the cwd.
+        status = protoc.main(argv)
     if status != 0:
         raise SystemExit(f"protoc failed with status {status}")
 
@@ -48,7 +60,7 @@ def check() -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_dir = Path(tmp)
         generate(tmp_dir)
-        fresh = {p.name: p for p in (tmp_dir / "protos").glob("*_pb2.py")}
+        fresh = {p.name: p for p in (tmp_dir / IMPORT_DIR).glob("*_pb2.py")}
         current = {p.name: p for p in PROTOS_DIR.glob("*_pb2.py")}
         for name in sorted(fresh.keys() - current.keys()):
             problems.append(f"missing generated module protos/{name}")
@@ -95,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         generate(tmp_dir)
         for old in PROTOS_DIR.glob("*_pb2.py"):
             old.unlink()
-        for new in (tmp_dir / "protos").glob("*_pb2.py"):
+        for new in (tmp_dir / IMPORT_DIR).glob("*_pb2.py"):
             shutil.copyfile(new, PROTOS_DIR / new.name)
     print(f"regenerated {len(proto_files())} modules in {PROTOS_DIR}")
     return 0

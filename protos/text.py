@@ -23,7 +23,7 @@ _ALIAS_DIR = "tensorloupe_as_tensorflow/"
 def _our_files() -> list:
     """File descriptors of every generated module, dependencies first."""
     here = Path(__file__).resolve().parent
-    files = [importlib.import_module(f"protos.{p.stem}").DESCRIPTOR
+    files = [importlib.import_module(f"{__package__}.{p.stem}").DESCRIPTOR
              for p in sorted(here.glob("*_pb2.py"))]
     ordered, seen = [], set()
 
@@ -63,7 +63,7 @@ def tensorflow_pool() -> descriptor_pool.DescriptorPool:
         if proto.package == OUR_PACKAGE:
             proto.name = _ALIAS_DIR + proto.name
             proto.package = TENSORFLOW_PACKAGE
-            proto.dependency[:] = [_ALIAS_DIR + d if d.startswith("protos/") else d
+            proto.dependency[:] = [_ALIAS_DIR + d if d.startswith("tensorloupe/protos/") else d
                                    for d in proto.dependency]
             for message in proto.message_type:
                 _rename_types(message)

@@ -1,6 +1,6 @@
 """TensorFlow checkpoints (TensorBundle V2), read without TensorFlow.
 
-    from core.checkpoint import open_checkpoint
+    from tensorloupe.core.checkpoint import open_checkpoint
     with open_checkpoint("runs/ckpt-40") as ckpt:
         for name in ckpt.keys():
             print(name, ckpt.dtype(name), ckpt.shape(name))

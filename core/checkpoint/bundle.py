@@ -89,7 +89,7 @@ def _entry_parser():
     global _PARSER
     if _PARSER is None:
         from google.protobuf.message import DecodeError
-        from protos import tensor_bundle_pb2
+        from tensorloupe.protos import tensor_bundle_pb2
         _PARSER = (tensor_bundle_pb2.BundleEntryProto.FromString, DecodeError)
     return _PARSER
 
@@ -128,7 +128,7 @@ class CheckpointReader:
     # ---------------------------------------------------------------- parsing
 
     def _parse_header(self, value: bytes) -> Header:
-        from protos import tensor_bundle_pb2
+        from tensorloupe.protos import tensor_bundle_pb2
         from google.protobuf.message import DecodeError
         try:
             h = tensor_bundle_pb2.BundleHeaderProto.FromString(value)

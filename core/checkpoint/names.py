@@ -59,7 +59,7 @@ def object_graph(reader):
     if OBJECT_GRAPH_KEY not in reader.entries:
         return None
     from google.protobuf.message import DecodeError
-    from protos import trackable_object_graph_pb2
+    from tensorloupe.protos import trackable_object_graph_pb2
     from ..errors import FormatError
     value = reader.read(OBJECT_GRAPH_KEY)
     try:

@@ -70,7 +70,7 @@ def read_state(directory: str | os.PathLike) -> CheckpointState | None:
     if not os.path.isfile(path):
         return None
     from google.protobuf import text_format
-    from protos import checkpoint_state_pb2
+    from tensorloupe.protos import checkpoint_state_pb2
     try:
         with open(path, "rb") as f:
             text = f.read(1 << 24).decode("utf-8")

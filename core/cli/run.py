@@ -97,7 +97,7 @@ def parse_input_examples(text: str) -> dict:
 
 def make_example(features: dict) -> bytes:
     """A serialized tf.Example from {name: [values]} (the value type picks the list kind)."""
-    from protos import example_pb2
+    from tensorloupe.protos import example_pb2
 
     from ..errors import InputError
     if not isinstance(features, dict):

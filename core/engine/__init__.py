@@ -1,6 +1,6 @@
 """A numpy execution engine for TensorFlow GraphDefs and function libraries.
 
-    from core import engine
+    from tensorloupe.core import engine
     engine.unsupported_ops(meta_graph)       # ops without a kernel, with node/function names
     engine.Session(graph_def).run(["y:0"], {"x:0": x})
     engine.run_signature(saved_model, "serving_default", {"x": x}, trace=engine.Trace())

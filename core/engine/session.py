@@ -356,7 +356,7 @@ class LoadedMetaGraph:
         assets = list(self.proto.asset_file_def)
         if not assets and "saved_model_assets" in self.proto.collection_def:
             # Older TF1 exports keep AssetFileDefs (packed in Any) in a collection.
-            from protos import meta_graph_pb2
+            from tensorloupe.protos import meta_graph_pb2
             coll = self.proto.collection_def["saved_model_assets"]
             for packed in coll.any_list.value:
                 a = meta_graph_pb2.AssetFileDef()

@@ -6,7 +6,7 @@ from pathlib import Path
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QPlainTextEdit, QVBoxLayout
 
-from core.stats import format_bytes
+from tensorloupe.core.stats import format_bytes
 
 from .. import nodes as N
 from ..workers import run_in_background

@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QSlider, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget)
 
-from core import compare as C
-from core.compare import format_number, format_percent
-from core.errors import TensorloupeError
+from tensorloupe.core import compare as C
+from tensorloupe.core.compare import format_number, format_percent
+from tensorloupe.core.errors import TensorloupeError
 
 from ..workers import Worker
 from .base import error_label, subtitle_label, title_label
@@ -915,7 +915,7 @@ def open_compare_window(main_window, paths: list[str]) -> CompareWindow:
 
 def open_in_window(main_window, prefix: str, key: str) -> None:
     """Show one checkpoint tensor in the main window's tensor panel."""
-    from core.errors import InputError
+    from tensorloupe.core.errors import InputError
     main_window.open_path(prefix)
     docs = main_window.model.documents()
     doc = docs[-1] if docs else None
@@ -926,7 +926,7 @@ def open_in_window(main_window, prefix: str, key: str) -> None:
     if doc is None:
         return
     try:
-        from core import open_checkpoint
+        from tensorloupe.core import open_checkpoint
         with open_checkpoint(prefix) as reader:
             info = reader.readable_names().get(key)
         readable = info.readable if info is not None else key
@@ -962,7 +962,7 @@ def show_compare(paths: list[str], screenshot: str | None, size: tuple[int, int]
         wait_idle(timeout=300)
         if select:
             if not window.panel.select_variable(select):
-                from core.errors import InputError
+                from tensorloupe.core.errors import InputError
                 raise InputError(f"no variable {select!r} in the comparison")
             wait_idle(timeout=120)
         from ..app import save_screenshot

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGraphicsScene, QGraphics
                                QHBoxLayout, QLabel, QLineEdit, QSplitter, QTextBrowser,
                                QToolButton, QVBoxLayout, QWidget)
 
-from core import graph as G
-from core.errors import TensorloupeError
-from core.layout import NestedLayout
+from tensorloupe.core import graph as G
+from tensorloupe.core.errors import TensorloupeError
+from tensorloupe.core.layout import NestedLayout
 
 from . import graph_items as GI
 
@@ -673,8 +673,8 @@ def graph_source(tree_node):
     """A function building the Graph for a tree item of gui.nodes, or None."""
     payload = getattr(tree_node, "payload", None)
     kind = getattr(tree_node, "kind", None)
-    from core.graph_file import GraphModel
-    from core.saved_model import MetaGraph
+    from tensorloupe.core.graph_file import GraphModel
+    from tensorloupe.core.saved_model import MetaGraph
     if kind == "signature" and isinstance(payload, tuple) and len(payload) == 2:
         sig, mg = payload
         return lambda: G.graph_for_signature(mg, sig.key)
@@ -696,8 +696,8 @@ def graph_source(tree_node):
 
 def _graph_owner(tree_node):
     """The MetaGraph or GraphModel a tree item belongs to (None when it has none)."""
-    from core.graph_file import GraphModel
-    from core.saved_model import MetaGraph
+    from tensorloupe.core.graph_file import GraphModel
+    from tensorloupe.core.saved_model import MetaGraph
     node = tree_node
     while node is not None:
         if isinstance(node.payload, (MetaGraph, GraphModel)):
@@ -716,8 +716,8 @@ def _link(kind: str, target: str, text: str) -> str:
 
 def attr_text(attr, library_names=()) -> str:
     """One attribute value, decoded, as HTML (functions as links)."""
-    from core import dtypes
-    from core.tensors import shape_text
+    from tensorloupe.core import dtypes
+    from tensorloupe.core.tensors import shape_text
     kind = attr.WhichOneof("value")
     if kind == "type":
         return html.escape(dtypes.name(int(attr.type)))
@@ -755,8 +755,8 @@ def attr_text(attr, library_names=()) -> str:
 def tensor_summary(proto) -> str:
     """A short text for a Const's value: shape, dtype and a few values or statistics."""
     import numpy as np
-    from core import dtypes
-    from core.tensors import shape_text, to_numpy
+    from tensorloupe.core import dtypes
+    from tensorloupe.core.tensors import shape_text, to_numpy
     head = f"{dtypes.name(int(proto.dtype))} {shape_text(proto.tensor_shape)}"
     try:
         arr = to_numpy(proto)
@@ -863,7 +863,7 @@ def show_graph(path, select: str | None = None, screenshot: str | None = None,
     if screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
-    import core
+    import tensorloupe.core as core
     app = QApplication.instance() or QApplication([sys.argv[0]])
     graph = G.build_graph(core.open(path), select)
     panel = GraphPanel()
@@ -938,7 +938,7 @@ def trace_for_graph(graph, records) -> dict:
 
 def _enum_dtypes(names) -> list:
     """Trace dtype names (``float32``) as DataType enums for edge labels (None if unknown)."""
-    from core import dtypes
+    from tensorloupe.core import dtypes
     import numpy as np
     out = []
     for name in names:
@@ -1401,7 +1401,7 @@ def select_for_graph(window, labels: list[str]) -> GraphPanel:
     """``tensorloupe gui PATH --graph``: select the item ``labels`` names (a tree path, or
     the shorter ``tags > signature_or_function``; default the serving signature, else the
     document) and switch to its graph tab, giving the graph most of the window."""
-    from core.errors import InputError
+    from tensorloupe.core.errors import InputError
     from .. import nodes as N
     from ..workers import wait_idle
     wait_idle(60)

@@ -12,7 +12,7 @@ from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QPainterPath, Q
                            QPolygonF)
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyle
 
-from core.graph import FAMILIES, FAMILY_LABELS, INPUT_OP, OUTPUT_OP, dims_text
+from tensorloupe.core.graph import FAMILIES, FAMILY_LABELS, INPUT_OP, OUTPUT_OP, dims_text
 
 # fill, border per op family (colour-blind friendly-ish, light fills so text stays readable)
 FAMILY_COLORS = {

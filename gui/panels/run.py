@@ -26,12 +26,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFi
                                QScrollArea, QSpinBox, QSplitter, QStackedWidget, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
-from core import dtypes, safe_expr
-from core.errors import InputError, TensorloupeError
-from core.example_spec import (build_examples, find_example_specs, looks_like_examples,
+from tensorloupe.core import dtypes, safe_expr
+from tensorloupe.core.errors import InputError, TensorloupeError
+from tensorloupe.core.example_spec import (build_examples, find_example_specs, looks_like_examples,
                                parse_values)
-from core.image_input import SCALINGS, image_layout, image_to_input
-from core.stats import Cancelled
+from tensorloupe.core.image_input import SCALINGS, image_layout, image_to_input
+from tensorloupe.core.stats import Cancelled
 
 from .. import nodes as N
 from ..workers import Worker, run_in_background
@@ -89,7 +89,7 @@ def numpy_dtype(spec) -> np.dtype:
 
 def check_value(spec, value) -> np.ndarray:
     """``value`` converted to the input's dtype with its shape checked (InputError if not)."""
-    from core.engine.session import check_shape, to_array
+    from tensorloupe.core.engine.session import check_shape, to_array
     arr = to_array(value, spec.dtype or None, spec.key)
     if spec.shape is not None:
         check_shape(arr, spec.shape, spec.key)
@@ -1210,7 +1210,7 @@ class OutputsView(QWidget):
 
 def make_trace(budget: int = TRACE_VALUE_BUDGET):
     """A Trace that keeps intermediate tensors until ``budget`` bytes are held."""
-    from core.engine.context import Trace
+    from tensorloupe.core.engine.context import Trace
 
     class BudgetTrace(Trace):
         held = 0
@@ -1230,7 +1230,7 @@ def make_trace(budget: int = TRACE_VALUE_BUDGET):
 
 
 def _run_job(ctx, saved_model, key, inputs, tags):
-    from core.engine.context import Cancelled as EngineCancelled
+    from tensorloupe.core.engine.context import Cancelled as EngineCancelled
     trace = make_trace()
     t0 = time.perf_counter()
     try:

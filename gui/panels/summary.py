@@ -11,8 +11,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from core.errors import TensorloupeError
-from core.stats import format_bytes, format_count, format_params
+from tensorloupe.core.errors import TensorloupeError
+from tensorloupe.core.stats import format_bytes, format_count, format_params
 
 from .. import nodes as N
 from ..workers import run_in_background

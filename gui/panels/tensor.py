@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QFormLayout
                                QSplitter, QStackedWidget, QToolButton, QVBoxLayout,
                                QWidget)
 
-from core.errors import UnsupportedError
-from core.stats import (COMPLEX_PARTS, TensorStats, compute_histogram, compute_stats,
+from tensorloupe.core.errors import UnsupportedError
+from tensorloupe.core.stats import (COMPLEX_PARTS, TensorStats, compute_histogram, compute_stats,
                         format_bytes, format_count, is_numeric)
 
 from .. import nodes as N
@@ -684,7 +684,7 @@ def _display_values(arr: np.ndarray) -> np.ndarray:
         if arr.dtype.kind == "f" and arr.dtype.itemsize < 4:
             return arr.astype(np.float32)
         return arr
-    from core.stats import numeric_view
+    from tensorloupe.core.stats import numeric_view
     return numeric_view(arr)
 
 

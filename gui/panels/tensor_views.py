@@ -17,7 +17,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel,
                                QPlainTextEdit, QSpinBox, QTableView, QVBoxLayout, QWidget)
 
-from core.stats import numeric_view, peak_downsample
+from tensorloupe.core.stats import numeric_view, peak_downsample
 
 from .tensor_table import TensorTableModel, format_value
 

@@ -41,7 +41,7 @@ def describe(op: str) -> str:
     if text:
         return text
     try:
-        from core.engine.registry import lookup
+        from tensorloupe.core.engine.registry import lookup
         k = lookup(op)
     except Exception:  # noqa: BLE001 - the registry is optional for showing a trace
         return ""

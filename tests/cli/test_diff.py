@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from core.cli.main import main as cli_main
+from tensorloupe.command import main as cli_main
 from tests.core.diff_truth import DIFF, keys, metrics, record, value
 
 VARIANTS = DIFF / "variants"
@@ -135,7 +135,7 @@ def test_series_text_and_paths_list(capsys):
 def test_damaged_checkpoint_still_compares_the_rest(capsys, tmp_path):
     for f in VARIANTS.glob("changed.*"):
         shutil.copy(f, tmp_path / f.name)
-    from core.checkpoint import open_checkpoint
+    from tensorloupe.core.checkpoint import open_checkpoint
     with open_checkpoint(tmp_path / "changed") as r:
         offset = r.entry("net/dense/bias/.ATTRIBUTES/VARIABLE_VALUE").offset
     data = tmp_path / "changed.data-00000-of-00001"

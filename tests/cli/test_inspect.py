@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.cli.main import main
+from tensorloupe.command import main
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "data" / "checkpoints"
 REPO = Path(__file__).resolve().parents[2]
@@ -123,7 +123,7 @@ def test_verify_json_and_text(capsys):
 
 
 def test_entry_point_runs_as_a_command():
-    proc = subprocess.run([sys.executable, "-m", "core.cli.main", "inspect", "--file_name",
+    proc = subprocess.run([sys.executable, "-m", "tensorloupe", "inspect", "--file_name",
                            "model.ckpt-2", "--all_tensor_names"], cwd=ROOT / "tf1_saver",
                           capture_output=True, text=True, timeout=60,
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})

@@ -4,7 +4,7 @@ import sys
 
 
 def _run(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "core.cli.main", *args],
+    return subprocess.run([sys.executable, "-m", "tensorloupe", *args],
                           capture_output=True, text=True, env=env)
 
 
@@ -26,8 +26,8 @@ def test_window_without_display_is_a_clear_error():
 
 
 def test_unexpected_exception_is_one_line(monkeypatch, capsys):
-    from core.cli import main as main_mod
-    import core.cli.show as show
+    from tensorloupe import command as main_mod
+    import tensorloupe.core.cli.show as show
 
     def boom(args):
         raise ValueError("something we did not foresee")

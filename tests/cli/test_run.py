@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.cli.main import main
+from tensorloupe.command import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
 CLI_DIR = FIXTURES / "expected" / "engine_cli"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli.main import main as cli_main
+from tensorloupe.command import main as cli_main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
 MODELS = FIXTURES / "saved_models"
@@ -45,7 +45,7 @@ def test_scan_matches_saved_model_cli(name, capsys):
 
 
 def _ops(name, tags):
-    import core
+    import tensorloupe.core as core
     return core.open_saved_model(MODELS / name).meta_graph(tags).ops_used()
 
 
@@ -85,8 +85,8 @@ def test_unknown_tag_set_is_one_line_error(capsys):
 def test_unsupported_ops_lists_ops_the_engine_lacks(fixtures_dir, capsys):
     """show_tf1_composite (written by TensorFlow) sums a SparseTensor: SparseReduceSum has no
     kernel yet, so --unsupported_ops names it and exits 1; keras_mlp runs fully and exits 0."""
-    from core.cli.main import main as cli_main
-    from core.engine.registry import lookup
+    from tensorloupe.command import main as cli_main
+    from tensorloupe.core.engine.registry import lookup
 
     models = fixtures_dir / "saved_models"
     assert lookup("SparseReduceSum") is None  # if a kernel lands, pick another missing op

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli.main import main as cli_main
+from tensorloupe.command import main as cli_main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
 MODELS = FIXTURES / "saved_models"
@@ -106,7 +106,7 @@ def model_dirs() -> list[str]:
 
 def _slugs(model: Path) -> dict[str, str]:
     """tag slug (sorted tags joined by "_", as the fixture builder names files) -> --tag_set."""
-    import core
+    import tensorloupe.core as core
     sm = core.open_saved_model(model)
     return {"_".join(sorted(tags)): ",".join(tags) for tags in sm.tag_sets}
 
@@ -166,7 +166,7 @@ def test_same_text_as_saved_model_cli(name, filename, capsys):
 
 
 def _single_trace_models() -> list[str]:
-    import core
+    import tensorloupe.core as core
     out = []
     for name in model_dirs():
         sm = core.open_saved_model(MODELS / name)
@@ -298,7 +298,7 @@ def test_garbage_pbtxt(tmp_path, capsys):
 
 def test_console_command_exit_status_and_no_traceback(tmp_path):
     """The installed entry point, as a user runs it: exit 2 and one line on stderr."""
-    res = subprocess.run([sys.executable, "-m", "core.cli.main", "show", "--dir", str(tmp_path)],
+    res = subprocess.run([sys.executable, "-m", "tensorloupe", "show", "--dir", str(tmp_path)],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2
     assert "Traceback" not in res.stderr

@@ -15,8 +15,8 @@ import google_crc32c
 import numpy as np
 import pytest
 
-from core.checkpoint import open_checkpoint
-from core.errors import FormatError, NotFoundError, TensorloupeError
+from tensorloupe.core.checkpoint import open_checkpoint
+from tensorloupe.core.errors import FormatError, NotFoundError, TensorloupeError
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "data" / "checkpoints"
 REPO = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def flip(path: Path, offset: int) -> None:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core.cli.main", "inspect", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "tensorloupe", "inspect", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core.checkpoint import open_checkpoint, read_state, training_run, latest_checkpoint
-from core.checkpoint.slices import TensorSlice, decode_slice_key, encode_slice_key
-from core.errors import FormatError
+from tensorloupe.core.checkpoint import open_checkpoint, read_state, training_run, latest_checkpoint
+from tensorloupe.core.checkpoint.slices import TensorSlice, decode_slice_key, encode_slice_key
+from tensorloupe.core.errors import FormatError
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "data" / "checkpoints"
 VALUE = "/.ATTRIBUTES/VARIABLE_VALUE"

@@ -11,9 +11,9 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-import core
-from core.checkpoint import CheckpointReader, find_prefix, open_checkpoint
-from core.errors import NotFoundError, UnsupportedError
+import tensorloupe.core as core
+from tensorloupe.core.checkpoint import CheckpointReader, find_prefix, open_checkpoint
+from tensorloupe.core.errors import NotFoundError, UnsupportedError
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "data" / "checkpoints"
 NAMES = sorted(p.parent.name for p in ROOT.glob("*/tensorflow.json"))

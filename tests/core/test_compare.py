@@ -9,11 +9,11 @@ import threading
 
 import pytest
 
-import core.compare as cmp
-from core.compare import (CHANGED, DTYPE_CHANGED, FAILED, IDENTICAL, ONLY_A, ONLY_B,
+import tensorloupe.core.compare as cmp
+from tensorloupe.core.compare import (CHANGED, DTYPE_CHANGED, FAILED, IDENTICAL, ONLY_A, ONLY_B,
                           SHAPE_CHANGED, KeyMap, compare, compare_series)
-from core.errors import InputError, NotFoundError
-from core.stats import Cancelled
+from tensorloupe.core.errors import InputError, NotFoundError
+from tensorloupe.core.stats import Cancelled
 from tests.core.diff_truth import DIFF, keys, metrics, record, value
 
 VARIANTS = DIFF / "variants"
@@ -258,7 +258,7 @@ def copy_variant(tmp_path, name: str):
 
 
 def data_range(prefix, key):
-    from core.checkpoint import open_checkpoint
+    from tensorloupe.core.checkpoint import open_checkpoint
     with open_checkpoint(prefix) as r:
         e = r.entry(key)
         return e.offset, e.size

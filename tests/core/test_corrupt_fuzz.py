@@ -10,8 +10,8 @@ import zlib
 
 import pytest
 
-import core
-from core.errors import TensorloupeError
+import tensorloupe.core as core
+from tensorloupe.core.errors import TensorloupeError
 
 N_MUTATIONS = 60
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import core
-from core.errors import InputError
-from core.example_spec import (build_example, build_examples, example_values,
+import tensorloupe.core as core
+from tensorloupe.core.errors import InputError
+from tensorloupe.core.example_spec import (build_example, build_examples, example_values,
                                find_example_specs, looks_like_examples, parse_values)
-from protos import example_pb2
+from tensorloupe.protos import example_pb2
 
 
 def _mg(fixtures_dir, name):

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-import core
-from core import graph as G
+import tensorloupe.core as core
+from tensorloupe.core import graph as G
 
 KERAS3 = ["keras_mlp", "keras_cnn", "keras_lstm", "keras_transformer", "mobilenet_v2"]
 

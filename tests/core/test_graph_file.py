@@ -10,12 +10,12 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-import core
-from core.detect import kind_of
-from core.errors import FormatError, NotFoundError, UnsupportedError
-from core.graph_file import GraphModel, open_graph
-from core.saved_model import SavedModel
-from core.tensors import shape_python_text, shape_text, to_numpy
+import tensorloupe.core as core
+from tensorloupe.core.detect import kind_of
+from tensorloupe.core.errors import FormatError, NotFoundError, UnsupportedError
+from tensorloupe.core.graph_file import GraphModel, open_graph
+from tensorloupe.core.saved_model import SavedModel
+from tensorloupe.core.tensors import shape_python_text, shape_text, to_numpy
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
 FACTS = json.loads((FIXTURES / "expected" / "graphs.json").read_text())
@@ -78,7 +78,7 @@ def test_corrupt_constant_is_refused():
 
 
 def test_shape_texts():
-    from protos import tensor_shape_pb2
+    from tensorloupe.protos import tensor_shape_pb2
     s = tensor_shape_pb2.TensorShapeProto()
     assert shape_text(s) == "()"
     s.dim.add(size=-1)

@@ -3,9 +3,9 @@ import random
 
 import pytest
 
-import core
-from core import graph as G
-from core.layout import NestedLayout, layered
+import tensorloupe.core as core
+from tensorloupe.core import graph as G
+from tensorloupe.core.layout import NestedLayout, layered
 
 
 def _size(item, graph):
@@ -191,7 +191,7 @@ def test_cycle_marked_back():
 def synthetic_graph(n_nodes=20000, per_group=100, seed=0):
     """A generated graph of ``n_nodes`` ops in name scopes of ``per_group`` (the shape
     of a big model: blocks of layers), used by the benchmark too."""
-    from protos import graph_pb2
+    from tensorloupe.protos import graph_pb2
     rng = random.Random(seed)
     gd = graph_pb2.GraphDef()
     names = []

@@ -12,11 +12,11 @@ import pytest
 from google.protobuf import descriptor_pool, message_factory, text_format
 from google.protobuf.unknown_fields import UnknownFieldSet
 
-from protos import regenerate, text
+from tensorloupe.protos import regenerate, text
 
 PROTOS_DIR = Path(regenerate.__file__).resolve().parent
 for _module in sorted(PROTOS_DIR.glob("*_pb2.py")):
-    importlib.import_module(f"protos.{_module.stem}")
+    importlib.import_module(f"tensorloupe.protos.{_module.stem}")
 
 
 def _manifest(fixtures_dir: Path) -> list[tuple[str, str]]:
@@ -113,7 +113,7 @@ def test_plain_text_format_reads_files_without_any(fixtures_dir, fixture_entry):
 
 
 def test_any_values_keep_tensorflows_type_url_and_unpack(fixtures_dir):
-    from protos import meta_graph_pb2, tensor_shape_pb2
+    from tensorloupe.protos import meta_graph_pb2, tensor_shape_pb2
 
     folder = fixtures_dir / "protos"
     binary = meta_graph_pb2.MetaGraphDef.FromString((folder / "meta_graph_tf1.pb").read_bytes())

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.errors import InputError
-from core.safe_expr import parse, parse_literal
+from tensorloupe.core.errors import InputError
+from tensorloupe.core.safe_expr import parse, parse_literal
 
 
 @pytest.mark.parametrize("text,value", [

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import core
-from core.errors import FormatError, NotFoundError
-from core.saved_model import open_saved_model
+import tensorloupe.core as core
+from tensorloupe.core.errors import FormatError, NotFoundError
+from tensorloupe.core.saved_model import open_saved_model
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
 MODELS = FIXTURES / "saved_models"
@@ -175,7 +175,7 @@ def test_summary_counts_keras3_variables_once(fixtures_dir):
     under _all_variables/N (TensorFlow wrote both); the summary counts each variable once,
     so its totals are those of variables/N (which also holds non-weight state such as a
     dropout seed)."""
-    import core
+    import tensorloupe.core as core
     for name in ("keras_mlp", "keras_cnn", "mobilenet_v2"):
         sm = core.open_saved_model(fixtures_dir / "saved_models" / name)
         reader = sm.variables

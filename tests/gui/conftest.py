@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gui.workers import tracker, wait_idle
+from tensorloupe.gui.workers import tracker, wait_idle
 
 
 @pytest.fixture
 def window(qtbot):
-    from gui.main_window import MainWindow
+    from tensorloupe.gui.main_window import MainWindow
     w = MainWindow(settings=None)
     qtbot.addWidget(w)
     w.resize(1200, 800)

@@ -4,8 +4,8 @@ import argparse
 import pytest
 from PySide6.QtGui import QImage
 
-from core.errors import InputError
-from gui import app
+from tensorloupe.core.errors import InputError
+from tensorloupe.gui import app
 
 
 def _args(*argv):

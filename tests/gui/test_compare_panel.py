@@ -8,9 +8,9 @@ import threading
 import numpy as np
 import pytest
 
-import core.compare as C
-from gui.panels import compare as P
-from gui.panels.tensor import TensorPanel
+import tensorloupe.core.compare as C
+from tensorloupe.gui.panels import compare as P
+from tensorloupe.gui.panels.tensor import TensorPanel
 from tests.core.diff_truth import DIFF, metrics, record, value
 
 VARIANTS = DIFF / "variants"
@@ -25,7 +25,7 @@ def panel(qtbot):
     w.show()
     yield w
     w.cancel()
-    from gui.workers import wait_idle
+    from tensorloupe.gui.workers import wait_idle
     wait_idle(timeout=20, settle=0.0)
 
 

@@ -3,10 +3,10 @@ export PNG/SVG."""
 import pytest
 from PySide6.QtGui import QImage
 
-import core
-from core import graph as G
-from gui.panels import graph_items as GI
-from gui.panels.graph import GraphPanel, show_graph
+import tensorloupe.core as core
+from tensorloupe.core import graph as G
+from tensorloupe.gui.panels import graph_items as GI
+from tensorloupe.gui.panels.graph import GraphPanel, show_graph
 
 
 @pytest.fixture

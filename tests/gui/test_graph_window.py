@@ -3,12 +3,12 @@ Ctrl+G, selection going from graph to tree and back, and colouring by a run's tr
 import numpy as np
 from PySide6.QtCore import Qt
 
-from gui.panels import graph_items as GI
-from gui.panels.graph import GraphPanel, GraphTab, trace_for_graph
-from gui.panels.run import RunPanel
-from gui.workers import wait_idle
+from tensorloupe.gui.panels import graph_items as GI
+from tensorloupe.gui.panels.graph import GraphPanel, GraphTab, trace_for_graph
+from tensorloupe.gui.panels.run import RunPanel
+from tensorloupe.gui.workers import wait_idle
 
-from .conftest import open_document
+from tests.gui.conftest import open_document
 
 
 def _signature(window, fixtures_dir, name):

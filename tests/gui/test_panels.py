@@ -7,14 +7,14 @@ import shutil
 import numpy as np
 import pytest
 
-from gui import nodes as N
-from gui.panels.asset import AssetPanel
-from gui.panels.info import InfoPanel
-from gui.panels.signature import SignaturePanel
-from gui.panels.summary import SummaryPanel
-from gui.panels.tensor import TensorPanel
+from tensorloupe.gui import nodes as N
+from tensorloupe.gui.panels.asset import AssetPanel
+from tensorloupe.gui.panels.info import InfoPanel
+from tensorloupe.gui.panels.signature import SignaturePanel
+from tensorloupe.gui.panels.summary import SummaryPanel
+from tensorloupe.gui.panels.tensor import TensorPanel
 
-from .conftest import open_document, recorded
+from tests.gui.conftest import open_document, recorded
 
 
 def test_variable_shows_tensor_panel_with_tensorflow_values(window, fixtures_dir, idle):
@@ -271,7 +271,7 @@ def _walk(node):
 
 
 def test_long_vector_table_pages_through_a_window(qtbot, idle):
-    from gui.panels.tensor_table import WINDOW_ROWS
+    from tensorloupe.gui.panels.tensor_table import WINDOW_ROWS
     arr = np.arange(WINDOW_ROWS + 10, dtype=np.int32)
     panel = TensorPanel()
     qtbot.addWidget(panel)

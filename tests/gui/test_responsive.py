@@ -4,8 +4,8 @@ import time
 import numpy as np
 from PySide6.QtCore import QElapsedTimer, QTimer
 
-from gui.panels.tensor import TensorPanel, TensorSource
-from gui.workers import tracker, wait_idle
+from tensorloupe.gui.panels.tensor import TensorPanel, TensorSource
+from tensorloupe.gui.workers import tracker, wait_idle
 
 ELEMENTS = 24 * 1024 * 1024  # 96 MiB of float32, read through a memory map as checkpoints are
 

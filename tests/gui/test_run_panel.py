@@ -7,13 +7,13 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QImage
 
-import core
-from core.errors import InputError
-from core.example_spec import example_values
-from gui import nodes as N
-from gui.panels.run import InputEditor, RunPanel, _run_job, run_selected
-from gui.panels.signature import SignaturePanel
-from gui.workers import wait_idle
+import tensorloupe.core as core
+from tensorloupe.core.errors import InputError
+from tensorloupe.core.example_spec import example_values
+from tensorloupe.gui import nodes as N
+from tensorloupe.gui.panels.run import InputEditor, RunPanel, _run_job, run_selected
+from tensorloupe.gui.panels.signature import SignaturePanel
+from tensorloupe.gui.workers import wait_idle
 
 
 def _panel(qtbot, fixtures_dir, model, key, settings=None, tags="serve"):
@@ -282,7 +282,7 @@ def test_cancel(qtbot, fixtures_dir):
 
 
 def test_engine_stops_between_nodes_when_cancelled(fixtures_dir):
-    from core.stats import Cancelled
+    from tensorloupe.core.stats import Cancelled
     sm = core.open_saved_model(fixtures_dir / "saved_models" / "mobilenet_v2")
     x = np.zeros((1, 96, 96, 3), np.float32)
     sm.run_signature("serving_default", {"keras_tensor_21": x})  # restored once
@@ -387,7 +387,7 @@ class qtbot_wait:
 def test_gui_run_with_input_files(window, idle, qtbot, fixtures_dir, tmp_path):
     """`tensorloupe gui M --select ... --run --input KEY=FILE`: the file feeds that input and
     the outputs are TensorFlow's for it; a wrong key or a missing file is a clear error."""
-    from gui.panels.run import run_selected
+    from tensorloupe.gui.panels.run import run_selected
 
     data = _expected(fixtures_dir, "keras_mlp", "serving_default")
     np.save(tmp_path / "features.npy", data["in/features"])

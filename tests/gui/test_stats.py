@@ -5,7 +5,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from core import stats
+from tensorloupe.core import stats
 
 
 def _with_odd_values(n=10_001, seed=1):

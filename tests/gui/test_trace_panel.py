@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 
-import core
-from core.engine.registry import lookup
-from gui import nodes as N
-from gui.panels.run import RunPanel
-from gui.panels.trace import (COL_DESC, COL_FLAG, COL_NAME, COL_OP, COL_SHAPE, FIRST_BAD_BRUSH,
+import tensorloupe.core as core
+from tensorloupe.core.engine.registry import lookup
+from tensorloupe.gui import nodes as N
+from tensorloupe.gui.panels.run import RunPanel
+from tensorloupe.gui.panels.trace import (COL_DESC, COL_FLAG, COL_NAME, COL_OP, COL_SHAPE, FIRST_BAD_BRUSH,
                               RECORD_ROLE)
-from gui.workers import wait_idle
+from tensorloupe.gui.workers import wait_idle
 
 
 def _run_mlp(qtbot, fixtures_dir, expr):

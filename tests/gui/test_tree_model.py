@@ -4,11 +4,11 @@ import re
 
 import pytest
 
-from gui import nodes as N
-from gui.tree_model import FilterProxy, TreeModel
-from gui.workers import wait_idle
+from tensorloupe.gui import nodes as N
+from tensorloupe.gui.tree_model import FilterProxy, TreeModel
+from tensorloupe.gui.workers import wait_idle
 
-from .conftest import open_document, recorded
+from tests.gui.conftest import open_document, recorded
 
 SAVED_MODELS = ["half_plus_two", "half_plus_two_pbtxt", "keras_cnn", "keras_mlp", "keras_lstm",
                 "keras_transformer", "mobilenet_v2"]
@@ -164,7 +164,7 @@ def test_select_path_is_lenient_and_unknown_paths_list_choices(window, fixtures_
     open_document(window, fixtures_dir / "saved_models" / "half_plus_two")
     node = window.select_path(["SERVE", "Signatures (7)", "predict"])
     assert node.kind == N.SIGNATURE and window.current_node() is node
-    from core.errors import InputError
+    from tensorloupe.core.errors import InputError
     with pytest.raises(InputError) as info:
         window.select_path(["serve", "signatures", "no_such_signature"])
     message = str(info.value)

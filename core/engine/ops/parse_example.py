@@ -21,7 +21,7 @@ def _text(v) -> str:
 
 
 def _examples(ctx, serialized):
-    from protos import example_pb2
+    from tensorloupe.protos import example_pb2
     arr = np.asarray(serialized, dtype=object)
     out = []
     for k, s in enumerate(arr.reshape(-1)):

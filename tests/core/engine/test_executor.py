@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import core
-from core.engine.session import run_signature
+import tensorloupe.core as core
+from tensorloupe.core.engine.session import run_signature
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "data"
 
@@ -80,7 +80,7 @@ def test_api_names_on_saved_model_and_repeat_runs_reuse_the_session():
     sm = core.open_saved_model(FIXTURES / "saved_models" / "keras_mlp")
     inputs, expected = load_run(FIXTURES / "expected" / "keras_mlp" / "run_serve__serving_default.npz")
     first = sm.run_signature("serving_default", inputs)
-    from core.engine import session
+    from tensorloupe.core.engine import session
     loaded = session.loaded(sm.meta_graph(None))
     assert loaded.restored
     second = sm.run_signature("serving_default", inputs, tags="serve")

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import core
-from core.engine import RunOptions, Trace, unsupported_ops
-from core.engine.context import Cancelled, KernelContext
-from core.engine.session import LoadedMetaGraph, Session
-from core.errors import ExecutionError, InputError, NotFoundError
+import tensorloupe.core as core
+from tensorloupe.core.engine import RunOptions, Trace, unsupported_ops
+from tensorloupe.core.engine.context import Cancelled, KernelContext
+from tensorloupe.core.engine.session import LoadedMetaGraph, Session
+from tensorloupe.core.errors import ExecutionError, InputError, NotFoundError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "data"
 MODELS = FIXTURES / "saved_models"

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import core
-from core.engine import Trace, fuse, registry
-from core.engine.ops import nn
-from core.engine.plan import K_KERNEL, Step
-from core.errors import ExecutionError
+import tensorloupe.core as core
+from tensorloupe.core.engine import Trace, fuse, registry
+from tensorloupe.core.engine.ops import nn
+from tensorloupe.core.engine.plan import K_KERNEL, Step
+from tensorloupe.core.errors import ExecutionError
 
 MODELS = Path(__file__).resolve().parents[2] / "fixtures" / "data" / "saved_models"
 
@@ -221,7 +221,7 @@ def test_mobilenet_runs_fused_and_its_trace_still_shows_every_node():
     key = next(iter(sm.meta_graph().proto.signature_def["serving_default"].inputs))
     x = np.random.default_rng(8).standard_normal((16, 96, 96, 3), dtype=np.float32)
     fast = sm.run_signature("serving_default", {key: x})
-    from core.engine import session
+    from tensorloupe.core.engine import session
     loaded = session.loaded(sm.meta_graph(None))
     plans = list(loaded.session._function_plans.values())
     fused = [st for p in plans for st in p.steps if st.parts]
@@ -246,7 +246,7 @@ def test_fusion_can_be_turned_off_and_gives_the_same_outputs(monkeypatch):
         sm = core.open_saved_model(MODELS / "mobilenet_v2")
         key = next(iter(sm.meta_graph().proto.signature_def["serving_default"].inputs))
         outs.append(sm.run_signature("serving_default", {key: x}))
-        from core.engine import session
+        from tensorloupe.core.engine import session
         plans = session.loaded(sm.meta_graph(None)).session._function_plans.values()
         assert any(st.parts for p in plans for st in p.steps) == (flag == "1")
     # (folding the batch norm into the filters rounds differently; fifty layers later the

@@ -12,9 +12,9 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from core import dtypes
-from core.engine import registry
-from core.errors import ExecutionError
+from tensorloupe.core import dtypes
+from tensorloupe.core.engine import registry
+from tensorloupe.core.errors import ExecutionError
 from tests.conftest import FIXTURES
 
 OPS_DIR = FIXTURES / "ops"
@@ -196,15 +196,15 @@ def test_every_registered_op_has_a_description():
 
 @pytest.mark.parametrize("pattern", [rb"\pL+", rb"(?U)a+", rb"\Qa.b\E", rb"[[:^alpha:]]"])
 def test_re2_constructs_python_cannot_mirror_are_refused(pattern):
-    from core.engine.ops.strings import compile_re2
-    from core.errors import UnsupportedError
+    from tensorloupe.core.engine.ops.strings import compile_re2
+    from tensorloupe.core.errors import UnsupportedError
     with pytest.raises(UnsupportedError):
         compile_re2(pattern)
 
 
 @pytest.mark.parametrize("pattern", [rb"(?=a)b", rb"(a)\1", rb"a++", rb"(?<!x)y"])
 def test_patterns_re2_rejects_are_errors(pattern):
-    from core.engine.ops.strings import compile_re2
+    from tensorloupe.core.engine.ops.strings import compile_re2
     with pytest.raises(ExecutionError):
         compile_re2(pattern)
 

@@ -1,9 +1,10 @@
-"""Entry point of the ``tensorloupe`` command.
+"""The ``tensorloupe`` command (also ``python -m tensorloupe``): the subcommand dispatcher.
 
 Subcommands mirror TensorFlow's tools (``show``/``run``/``scan`` as saved_model_cli,
-``inspect`` as inspect_checkpoint) plus ``diff`` and ``gui``. Each is a module in this
-package exposing ``add_arguments(parser)`` and ``main(args) -> int``; it is imported only
-when chosen, so start-up stays fast.
+``inspect`` as inspect_checkpoint) plus ``diff`` and ``gui``. Each is a module exposing
+``add_arguments(parser)`` and ``main(args) -> int``, imported only when chosen, so start-up
+stays fast. The dispatcher lives here, above both ``core`` and ``gui``, because it is the one
+place that may name the window: ``core`` never refers to ``gui``, not even by a module name.
 """
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import sys
 
 # name -> (module, one-line help)
 SUBCOMMANDS = {
-    "show": ("core.cli.show", "show what a SavedModel holds (as saved_model_cli show)"),
-    "run": ("core.cli.run", "run a SavedModel signature with numpy (as saved_model_cli run)"),
-    "scan": ("core.cli.scan", "list denylisted or unsupported ops (as saved_model_cli scan)"),
-    "inspect": ("core.cli.inspect", "list or print checkpoint tensors (as inspect_checkpoint)"),
-    "diff": ("core.cli.diff", "compare checkpoints"),
-    "gui": ("gui.app", "open the window (also: tensorloupe PATH ...)"),
+    "show": ("tensorloupe.core.cli.show", "show what a SavedModel holds (as saved_model_cli show)"),
+    "run": ("tensorloupe.core.cli.run", "run a SavedModel signature with numpy (as saved_model_cli run)"),
+    "scan": ("tensorloupe.core.cli.scan", "list denylisted or unsupported ops (as saved_model_cli scan)"),
+    "inspect": ("tensorloupe.core.cli.inspect", "list or print checkpoint tensors (as inspect_checkpoint)"),
+    "diff": ("tensorloupe.core.cli.diff", "compare checkpoints"),
+    "gui": ("tensorloupe.gui.app", "open the window (also: tensorloupe PATH ...)"),
 }
 
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return 0
-    from ..errors import TensorloupeError
+    from tensorloupe.core.errors import TensorloupeError
     if args.command == "gui" and not _display_available(argv):
         print("tensorloupe: error: no display to open the window on (DISPLAY and WAYLAND_DISPLAY "
               "are unset); run it in a desktop session, or add --screenshot OUT.png to render "
