@@ -76,6 +76,19 @@ def demo_dir() -> Path:
     return found if isinstance(found, Path) else Path(os.fspath(found))
 
 
+def application():
+    """The QApplication (made if needed), with the process-wide settings of ``gui.theme``
+    applied: every way of opening a window starts here."""
+    from PySide6.QtWidgets import QApplication
+
+    from . import theme
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("Tensorloupe")
+    app.setOrganizationName("Tensorloupe")
+    theme.apply()
+    return app
+
+
 def split_select(text: str | None) -> list[str]:
     if not text:
         return []
@@ -94,11 +107,8 @@ def main(args) -> int:
     if args.screenshot:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
-    app.setApplicationName("Tensorloupe")
-    app.setOrganizationName("Tensorloupe")
+    app = application()
 
     from .main_window import MainWindow
     from .workers import tracker, wait_idle

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+                               QLineEdit, QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton,
                                QSplitter, QStackedWidget, QTreeView, QVBoxLayout, QWidget)
 
 from tensorloupe.core.errors import InputError
@@ -43,6 +43,8 @@ class MainWindow(QMainWindow):
         self.proxy = FilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self._panels: dict[type, Panel] = {}
+        self._menus: dict[str, QMenu] = {}
+        self.compare_windows: list[QWidget] = []  # open comparison windows, kept alive here
         self.graph_host = GraphHost(self)  # issue 7 hook
         self._build()
         self.graph_host.install()  # issue 7 hook
@@ -114,8 +116,17 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
 
+    def _add_menu(self, key: str, title: str) -> QMenu:
+        menu = self.menuBar().addMenu(title)
+        self._menus[key] = menu
+        return menu
+
+    def menu(self, key: str) -> QMenu:
+        """A menu of the menu bar by its key: "file", "edit", "view" or "help"."""
+        return self._menus[key]
+
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
+        file_menu = self._add_menu("file", "&File")
         open_file = QAction("&Open File…", self, shortcut=QKeySequence.Open,
                             triggered=self.ask_open_file)
         open_dir = QAction("Open &Folder…", self, shortcut=QKeySequence("Ctrl+Shift+O"),
@@ -132,15 +143,15 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(QAction("&Quit", self, shortcut=QKeySequence.Quit,
                                     triggered=self.close))
-        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu = self._add_menu("edit", "&Edit")
         edit_menu.addAction(QAction("&Find…", self, shortcut=QKeySequence.Find,
                                     triggered=self.focus_filter))
         edit_menu.addAction(QAction("Copy &Name", self, shortcut=QKeySequence("Ctrl+Shift+C"),
                                     triggered=self.copy_current_name))
-        view_menu = self.menuBar().addMenu("&View")
+        view_menu = self._add_menu("view", "&View")
         view_menu.addAction(QAction("&Expand All", self, triggered=self._expand_all))
         view_menu.addAction(QAction("&Collapse All", self, triggered=self.tree.collapseAll))
-        help_menu = self.menuBar().addMenu("&Help")
+        help_menu = self._add_menu("help", "&Help")
         help_menu.addAction(QAction("&About Tensorloupe", self, triggered=self._about))
 
     # ------------------------------------------------------------------ documents

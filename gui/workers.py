@@ -26,7 +26,8 @@ _PROGRESS_INTERVAL = 0.05  # seconds between progress signals: enough for a smoo
 # worker busy in Python, each take-back waits up to the switch interval (5 ms by default), so a
 # paint with dozens of such calls could stall the window for 100 ms. A short interval keeps the
 # UI thread's waits short; workers lose almost nothing since numpy releases the GIL anyway.
-sys.setswitchinterval(0.0005)
+# Set by gui.app.configure() when the application starts, never as a side effect of an import.
+UI_SWITCH_INTERVAL = 0.0005
 
 
 class TaskContext:
@@ -201,6 +202,61 @@ def run_in_background(fn: Callable[..., Any], *args: Any, on_result=None, on_err
     if on_progress is not None:
         w.progressed.connect(on_progress)
     return w.start()
+
+
+class JobSlot:
+    """One kind of background job of a panel, at most one at a time.
+
+    ``submit`` cancels the job still running in this slot, and the callbacks of a cancelled or
+    superseded job are never called: a slow answer for the previous selection cannot overwrite
+    the current one. A panel has one slot per independent kind of work (the values of a tensor
+    and its statistics, say)."""
+
+    def __init__(self) -> None:
+        self._worker: Worker | None = None
+        self._generation = 0
+
+    def submit(self, fn: Callable[..., Any], *args: Any, on_result=None, on_error=None,
+               on_progress=None, on_done=None, label: str = "", **kwargs: Any) -> Worker:
+        """Run ``fn(ctx, *args, **kwargs)`` in the pool. ``on_done()`` follows the result or the
+        error of a job that is still current (not after a cancel)."""
+        self.cancel()
+        generation = self._generation
+
+        def current(callback):
+            if callback is None:
+                return None
+
+            def call(*values):
+                if generation == self._generation:
+                    callback(*values)
+            return call
+
+        worker = Worker(fn, *args, label=label, **kwargs)
+        for signal, callback in ((worker.succeeded, on_result), (worker.failed, on_error),
+                                 (worker.progressed, on_progress)):
+            if callback is not None:
+                signal.connect(current(callback))
+        if on_done is not None:
+            done = current(on_done)
+            worker.succeeded.connect(lambda _value: done())
+            worker.failed.connect(lambda _exc: done())
+        self._worker = worker
+        return worker.start()
+
+    def cancel(self) -> None:
+        """Stop the running job (if any) and drop whatever it still delivers."""
+        self._generation += 1
+        if self._worker is not None and not self._worker.is_done():
+            self._worker.cancel()
+        self._worker = None
+
+    def is_busy(self) -> bool:
+        return self._worker is not None and not self._worker.is_done()
+
+    @property
+    def worker(self) -> Worker | None:
+        return self._worker
 
 
 def wait_idle(timeout: float = 30.0, settle: float = 0.15) -> bool:

@@ -21,7 +21,6 @@ from tensorloupe.core.stats import numeric_view, peak_downsample
 
 from .tensor_table import TensorTableModel, format_value
 
-pg.setConfigOptions(background="w", foreground="k", imageAxisOrder="row-major", antialias=False)
 
 
 def plain_axes(plot_item) -> None:

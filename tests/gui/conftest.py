@@ -10,6 +10,13 @@ import pytest
 from tensorloupe.gui.workers import tracker, wait_idle
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _application_settings():
+    """What gui.app applies when the application starts (plot colours, image axis order)."""
+    from tensorloupe.gui import theme
+    theme.apply()
+
+
 @pytest.fixture
 def window(qtbot):
     from tensorloupe.gui.main_window import MainWindow
