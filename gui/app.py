@@ -35,11 +35,9 @@ def add_arguments(parser) -> None:
                              "signature, MetaGraphDef or function (\"serve > signatures > "
                              "serving_default\"; \"serve > serving_default\" works too), "
                              "default the serving signature")
-    # issue 6 hook: --compare (see gui/panels/compare.py show_compare)
     parser.add_argument("--compare", nargs="+", metavar="CHECKPOINT",
                         help="compare checkpoints: two, several, or one training directory "
                              "(--select VARIABLE selects a variable)")
-    # issue 5 hook: --run (see gui/panels/run.py run_selected)
     parser.add_argument("--run", action="store_true",
                         help="run the selected signature with default inputs (random values "
                              "with a fixed seed) and show its outputs")
@@ -98,10 +96,10 @@ def split_select(text: str | None) -> list[str]:
 def main(args) -> int:
     size = parse_size(args.size)
     labels = split_select(args.select)
-    if getattr(args, "compare", None):  # issue 6 hook
+    if args.compare:
         from .panels.compare import show_compare
         return show_compare(args.compare, args.screenshot, size, select=args.select)
-    graph = getattr(args, "graph", False)  # issue 7: the graph tab of the main window
+    graph = args.graph
     if graph and not (args.paths or demo_paths()):
         raise InputError("--graph needs a PATH (a SavedModel, frozen graph or .meta)")
     if args.screenshot:
@@ -146,9 +144,9 @@ def _select_and_run(window, args, graph: bool, labels) -> None:
         select_for_graph(window, labels)
     elif labels:
         window.select_path(labels)
-    if getattr(args, "run", False):
+    if args.run:
         from .panels.run import run_selected
-        run_selected(window, getattr(args, "input", []))
+        run_selected(window, args.input)
 
 
 def save_screenshot(app, window, path) -> None:

@@ -6,26 +6,21 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton,
-                               QSplitter, QStackedWidget, QTreeView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QMainWindow, QMenu, QMessageBox,
+                               QProgressBar, QPushButton, QSplitter, QStackedWidget, QTreeView,
+                               QVBoxLayout, QWidget)
 
 from tensorloupe.core.errors import InputError
 
 from . import nodes as N
-from .panels.asset import AssetPanel
+from .panels import registry
 from .panels.base import Panel
-from .panels.graph import GraphHost  # issue 7 hook: graph tabs, Ctrl+G, "Show in graph"
-from .panels.info import InfoPanel
-from .panels.run import RunPanel  # issue 5 hook: signatures of SavedModels get Run/Trace tabs
-from .panels.signature import SignaturePanel
+from .panels.graph import GraphHost
 from .panels.summary import SummaryPanel
-from .panels.tensor import TensorPanel
 from .tree_model import COL_NAME, NODE_ROLE, FilterProxy, TreeModel
 from .workers import tracker, wait_idle
 
-PANEL_CLASSES: list[type[Panel]] = [TensorPanel, SignaturePanel, AssetPanel, SummaryPanel,
-                                    InfoPanel, RunPanel]  # RunPanel: issue 5 hook
 MAX_RECENT = 10
 WELCOME = ("<h2>Tensorloupe</h2><p>Open a SavedModel folder or a checkpoint with "
            "<b>File › Open</b> (Ctrl+O), or drop it on this window.</p>"
@@ -45,9 +40,10 @@ class MainWindow(QMainWindow):
         self._panels: dict[type, Panel] = {}
         self._menus: dict[str, QMenu] = {}
         self.compare_windows: list[QWidget] = []  # open comparison windows, kept alive here
-        self.graph_host = GraphHost(self)  # issue 7 hook
+        self._view_choice: dict[str, str] = {}  # node kind -> name of the panel the user chose
+        self.graph_host = GraphHost(self)
         self._build()
-        self.graph_host.install()  # issue 7 hook
+        self.graph_host.install()
         self.model.document_loaded.connect(self._on_document_loaded)
         self.model.children_loaded.connect(self._on_children_loaded)
         tracker.changed.connect(self._update_status)
@@ -88,10 +84,31 @@ class MainWindow(QMainWindow):
         self.welcome.setAlignment(Qt.AlignCenter)
         self.welcome.setWordWrap(True)
         self.panels.addWidget(self.welcome)
+        # Every panel that can show the selected item, best first; the user's pick is kept per
+        # kind of item (a signature shown as "Signature" rather than "Run", say).
+        self.view_selector = QComboBox()
+        self.view_selector.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        self.view_selector.setToolTip("Other views of the selected item (Alt+V)")
+        self.view_selector.activated.connect(self._on_view_chosen)
+        view_label = QLabel("&View as:")
+        view_label.setBuddy(self.view_selector)
+        self.view_bar = QWidget()
+        bar_layout = QHBoxLayout(self.view_bar)
+        bar_layout.setContentsMargins(6, 2, 6, 0)
+        bar_layout.addStretch(1)
+        bar_layout.addWidget(view_label)
+        bar_layout.addWidget(self.view_selector)
+        self.view_bar.hide()
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.setSpacing(0)
+        right_layout.addWidget(self.view_bar)
+        right_layout.addWidget(self.panels, 1)
 
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(left)
-        self.splitter.addWidget(self.graph_host.wrap(self.panels))  # issue 7 hook
+        self.splitter.addWidget(self.graph_host.wrap(right))
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([660, 740])
@@ -133,7 +150,7 @@ class MainWindow(QMainWindow):
                            triggered=self.ask_open_folder)
         file_menu.addAction(open_file)
         file_menu.addAction(open_dir)
-        from .panels.compare import ask_compare  # issue 6 hook: the comparison window
+        from .panels.compare import ask_compare
         file_menu.addAction(QAction("Co&mpare Checkpoints…", self, shortcut=QKeySequence("Ctrl+D"),
                                     triggered=lambda: ask_compare(self)))
         self.recent_menu = file_menu.addMenu("Open &Recent")
@@ -240,12 +257,11 @@ class MainWindow(QMainWindow):
         return idx.data(NODE_ROLE) if idx.isValid() else None
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if self.graph_host.syncing:  # issue 7 hook: the graph chose this item; stay on it
+        if self.graph_host.syncing:  # the graph chose this item: stay on the graph
             return
         node = current.data(NODE_ROLE) if current.isValid() else None
         if node is None:
-            self.panels.setCurrentWidget(self.welcome)
-            self.graph_host.node_shown(None, None)  # issue 7 hook
+            self._show_welcome()
             return
         source = self.proxy.mapToSource(current)
         if self.model.canFetchMore(source):
@@ -259,28 +275,74 @@ class MainWindow(QMainWindow):
         if node is self.current_node():
             self.show_panel_for(node)
 
+    def views_for(self, node: N.Node) -> list[type[Panel]]:
+        """The panel classes that can show ``node``, best first."""
+        return registry.fitting(node)
+
     def panel_for(self, node: N.Node) -> Panel:
-        best = max(PANEL_CLASSES, key=lambda cls: cls.priority(node))
-        panel = self._panels.get(best)
+        """The panel that shows ``node``: the user's pick for this kind of item if it fits,
+        otherwise the best fitting one."""
+        views = self.views_for(node) or [registry.panel_classes()[-1]]
+        chosen = self._view_choice.get(node.kind)
+        cls = next((c for c in views if c.name == chosen), views[0])
+        return self._panel_instance(cls)
+
+    def _panel_instance(self, cls: type[Panel]) -> Panel:
+        panel = self._panels.get(cls)
         if panel is None:
-            panel = best()
-            self._panels[best] = panel
+            panel = cls()
+            self._panels[cls] = panel
             self.panels.addWidget(panel)
             if isinstance(panel, SummaryPanel):
                 panel.verified.connect(self._mark_problems)
-            self.graph_host.panel_created(panel)  # issue 7 hook
+            self.graph_host.panel_created(panel)
         return panel
 
     def show_panel_for(self, node: N.Node) -> Panel:
         panel = self.panel_for(node)
         if node.kind == N.LOADING:
-            self.panels.setCurrentWidget(self.welcome)
-            self.graph_host.node_shown(None, None)  # issue 7 hook
+            self._show_welcome()
             return panel
+        self._fill_view_selector(node, type(panel))
         panel.show_node(node)
         self.panels.setCurrentWidget(panel)
-        self.graph_host.node_shown(node, panel)  # issue 7 hook
+        self.graph_host.node_shown(node, panel)
         return panel
+
+    def _show_welcome(self) -> None:
+        self.view_bar.hide()
+        self.panels.setCurrentWidget(self.welcome)
+        self.graph_host.node_shown(None, None)
+
+    def _fill_view_selector(self, node: N.Node, shown: type[Panel]) -> None:
+        views = self.views_for(node)
+        self.view_selector.blockSignals(True)
+        self.view_selector.clear()
+        for cls in views:
+            self.view_selector.addItem(cls.name.capitalize(), cls.name)
+        self.view_selector.setCurrentIndex(max(0, self.view_selector.findData(shown.name)))
+        self.view_selector.blockSignals(False)
+        self.view_bar.setVisible(len(views) > 1)
+
+    def _on_view_chosen(self, row: int) -> None:
+        node = self.current_node()
+        name = self.view_selector.itemData(row)
+        if node is None or name is None:
+            return
+        self._view_choice[node.kind] = name
+        if self.settings is not None:
+            self.settings.setValue(f"views/{node.kind}", name)
+        self.show_panel_for(node)
+
+    def choose_view(self, name: str) -> Panel:
+        """Show the selected item with the panel called ``name`` (as picking it in the selector
+        does); remembered for items of the same kind."""
+        row = self.view_selector.findData(name)
+        if row < 0:
+            raise InputError(f"no view {name!r} for the selected item")
+        self.view_selector.setCurrentIndex(row)
+        self._on_view_chosen(row)
+        return self.current_panel()
 
     def current_panel(self):
         return self.panels.currentWidget()
@@ -458,6 +520,14 @@ class MainWindow(QMainWindow):
         sizes = self.settings.value("splitter")
         if isinstance(sizes, QByteArray):
             self.splitter.restoreState(sizes)
+        self.settings.beginGroup("views")
+        try:
+            for kind in self.settings.childKeys():
+                name = self.settings.value(kind)
+                if isinstance(name, str):
+                    self._view_choice[kind] = name
+        finally:
+            self.settings.endGroup()
 
     def save_state(self) -> None:
         if self.settings is None:

@@ -17,7 +17,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from tensorloupe.core.checkpoint.bundle import OBJECT_GRAPH_KEY, CheckpointReader
 from tensorloupe.core.errors import TensorloupeError
+# Shared with core: the SavedModel summary counts each variable once the same way.
+from tensorloupe.core.saved_model import saved_model_variable_names
+from tensorloupe.core.summaries import (ConstTensor, collection_summaries, function_summary,
+                                        graph_nodes, saver_summary)
 
 # Kinds (shown in the "kind" column; panels are chosen from them)
 SAVED_MODEL = "SavedModel"
@@ -49,7 +54,6 @@ TENSOR_KINDS = (VARIABLE, SLOT, OPTIMIZER, OTHER_TENSOR, CONSTANT)
 DOCUMENT_KINDS = (SAVED_MODEL, CHECKPOINT, TRAINING_RUN, GRAPH)
 
 _ATTR_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
-OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
 @dataclass
@@ -75,6 +79,7 @@ class Node:
     info: list[tuple[str, str]] = field(default_factory=list)  # key/value rows for panels
     loader: Callable[[], list["Node"]] | None = None
     slow: bool = False
+    loading: bool = False            # a worker is building the children right now
     parent: "Node | None" = field(default=None, repr=False)
     _children: list["Node"] | None = field(default=None, repr=False)
 
@@ -214,22 +219,26 @@ def _slot_bytes(node: Node) -> int:
 
 
 def close_document(node: Node) -> None:
-    """Release the files a document holds open (checkpoint shards and their memory maps)."""
-    readers = {}
+    """Release the files a document holds open (checkpoint shards and their memory maps): every
+    core object in its tree that owns files is closed once (a SavedModel closes the checkpoint
+    of its variables itself)."""
+    owners = {}
     stack = [node]
     while stack:
         n = stack.pop()
         stack.extend(n.loaded_children())
-        for obj in (n.payload, getattr(n.payload, "reader", None)):
-            if obj is None:
-                continue
-            if hasattr(obj, "close") and hasattr(obj, "keys"):
-                readers[id(obj)] = obj
-            cached = getattr(obj, "__dict__", {}).get("variables")  # a SavedModel's checkpoint
-            if cached is not None and hasattr(cached, "close"):
-                readers[id(cached)] = cached
-    for reader in readers.values():
-        reader.close()
+        obj = n.payload.reader if isinstance(n.payload, TensorRef) else n.payload
+        if isinstance(obj, _closable_types()):
+            owners[id(obj)] = obj
+    for owner in owners.values():
+        owner.close()
+
+
+def _closable_types() -> tuple[type, ...]:
+    from tensorloupe.core.checkpoint.bundle import CheckpointReader
+    from tensorloupe.core.graph_file import GraphModel
+    from tensorloupe.core.saved_model import SavedModel
+    return CheckpointReader, SavedModel, GraphModel
 
 
 # ---------------------------------------------------------------------- documents
@@ -239,21 +248,20 @@ def open_document(path) -> Node:
     Runs in a worker. A failure gives an error node labelled with the file name."""
     p = Path(os.fspath(path))
     label = p.name or str(p)
+    import tensorloupe.core as core
+    from tensorloupe.core.detect import kind_of
     try:
-        from tensorloupe.core.detect import kind_of
         kind, target = kind_of(p)
         if kind == "saved_model":
-            import tensorloupe.core as core
             return saved_model_node(core.open_saved_model(target), label)
         if kind == "checkpoint":
             return checkpoint_path_node(target, label)
-        import tensorloupe.core as core
         return graph_node(core.open_graph(target), label)
     except TensorloupeError as exc:
         node = error_node(exc, label)
         node.detail = str(p)
         return node
-    except (OSError, ValueError, MemoryError, ImportError) as exc:
+    except (OSError, ValueError, MemoryError) as exc:
         node = error_node(exc, label)
         node.detail = str(p)
         return node
@@ -272,16 +280,13 @@ def checkpoint_path_node(target: Path, label: str) -> Node:
 
 
 def _training_run(directory: Path) -> Node | None:
-    try:
-        from tensorloupe.core.checkpoint import state
-    except ImportError:
-        return None
+    from tensorloupe.core.checkpoint import state
     try:
         run = state.training_run(directory)
     except TensorloupeError as exc:
         node = error_node(exc, directory.name)
         return node
-    prefixes = _run_prefixes(run, directory)
+    prefixes = [Path(item.prefix) for item in run]
     if len(prefixes) < 2:
         return None  # one checkpoint: show it directly
     latest = None
@@ -295,13 +300,11 @@ def _training_run(directory: Path) -> Node | None:
     root.info = [("directory", str(directory)), ("checkpoints", str(len(prefixes))),
                  ("latest", Path(latest).name if latest else "–")]
     import datetime
-    for item in run if isinstance(run, (list, tuple)) else []:
-        stamp = getattr(item, "timestamp", None)
-        when = (datetime.datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S")
-                if stamp else "time not recorded")
-        step = getattr(item, "step", None)
-        name = getattr(item, "name", None) or Path(os.fspath(getattr(item, "prefix", item))).name
-        root.info.append((name, (f"step {step}, " if step is not None else "") + f"saved {when}"))
+    for item in run:
+        when = (datetime.datetime.fromtimestamp(item.timestamp).strftime("%Y-%m-%d %H:%M:%S")
+                if item.timestamp else "time not recorded")
+        step = f"step {item.step}, " if item.step is not None else ""
+        root.info.append((item.name, f"{step}saved {when}"))
     children = []
     for prefix in prefixes:
         name = Path(prefix).name
@@ -313,23 +316,6 @@ def _training_run(directory: Path) -> Node | None:
         children.append(child)
     root.set_children(children)
     return root
-
-
-def _run_prefixes(run, directory: Path) -> list[Path]:
-    for attr in ("all_model_checkpoint_paths", "checkpoints", "prefixes", "paths"):
-        value = getattr(run, attr, None)
-        if value is None and isinstance(run, dict):
-            value = run.get(attr)
-        if value:
-            out = []
-            for v in value:
-                v = getattr(v, "prefix", None) or getattr(v, "path", None) or v
-                p = Path(os.fspath(v))
-                out.append(p if p.is_absolute() else directory / p)
-            return out
-    if isinstance(run, (list, tuple)):
-        return [Path(os.fspath(getattr(v, "prefix", v))) for v in run]
-    return []
 
 
 def _lazy_checkpoint_loader(node: Node, prefix: Path):
@@ -360,25 +346,14 @@ def _walk(node: Node):
         yield from _walk(c)
 
 
-def _name_info(info, attr: str, default=None):
-    if info is None:
-        return default
-    if isinstance(info, dict):
-        return info.get(attr, default)
-    if isinstance(info, (tuple, list)) and not hasattr(info, attr):
-        order = ("name", "kind", "slot_of", "slot_name")
-        return info[order.index(attr)] if attr in order and order.index(attr) < len(info) \
-            else default
-    return getattr(info, attr, default)
-
-
 def _readable_names(reader) -> dict:
-    fn = getattr(reader, "readable_names", None)
-    if fn is None:
+    """key -> NameInfo of a checkpoint; a Const value (one tensor, no object graph) has none,
+    and a damaged object graph leaves the raw keys."""
+    if not isinstance(reader, CheckpointReader):
         return {}
     try:
-        return dict(fn())
-    except (TensorloupeError, ImportError):
+        return reader.readable_names()
+    except TensorloupeError:
         return {}
 
 
@@ -390,8 +365,7 @@ def _tensor_node(reader, key: str, label: str, kind: str, readable: str = "") ->
         node.shape = shape_text(shape)
         node.dtype = "string" if dtype.kind == "O" else dtype.name
         node.params = _prod(shape)
-        nbytes = getattr(reader, "nbytes", None)
-        node.nbytes = int(nbytes(key)) if nbytes else node.params * dtype.itemsize
+        node.nbytes = int(reader.nbytes(key))
     except TensorloupeError as exc:
         node.error = str(exc)
     node.detail = key
@@ -425,9 +399,9 @@ def checkpoint_variable_nodes(reader, names: dict[str, str] | None = None) -> li
 
     for key in keys:
         info = infos.get(key)
-        kind = _name_info(info, "kind", None)
-        readable = ((names or {}).get(key) or _name_info(info, "readable", None)
-                    or _name_info(info, "name", None) or _plain_name(key))
+        kind = info.kind if info is not None else None
+        readable = ((names or {}).get(key) or (info.readable if info is not None else None)
+                    or _plain_name(key))
         if kind == "slot" or (kind is None and "/.OPTIMIZER_SLOT/" in key):
             slots.append((key, info, readable))
             continue
@@ -447,8 +421,8 @@ def checkpoint_variable_nodes(reader, names: dict[str, str] | None = None) -> li
         by_name[readable] = node
 
     for key, info, readable in slots:
-        owner_ref = _name_info(info, "slot_of", None)
-        slot_name = _name_info(info, "slot_name", None) or readable.rsplit("/", 1)[-1]
+        owner_ref = info.slot_of if info is not None else None
+        slot_name = (info.slot_name if info is not None else None) or readable.rsplit("/", 1)[-1]
         owner = by_key.get(owner_ref) or by_name.get(owner_ref or "")
         if owner is None:
             owner = by_key.get(_slot_owner_key(key))
@@ -549,12 +523,8 @@ def _signature_loader(sig):
 
 
 def _spec_node(key, spec, kind) -> Node:
-    dtype = spec.dtype_name
-    try:
-        from tensorloupe.core import dtypes
-        dtype = dtypes.python_name(spec.dtype)
-    except (ImportError, AttributeError, TensorloupeError):
-        pass
+    from tensorloupe.core import dtypes
+    dtype = dtypes.python_name(spec.dtype)
     tensor = spec.name or spec.encoding
     node = Node(label=key, kind=kind, dtype=dtype, shape=spec.shape_text, payload=spec,
                 detail=tensor)
@@ -592,11 +562,12 @@ def _functions_group(mg) -> Node:
             def load_library():
                 items = []
                 for name, fdef in library.items():
+                    summary = function_summary(name, fdef)
                     n = Node(label=name, kind=LIBRARY_FUNCTION, payload=fdef,
-                             detail=f"{len(fdef.node_def)} nodes")
-                    n.info = [("nodes", str(len(fdef.node_def))),
-                              ("inputs", ", ".join(a.name for a in fdef.signature.input_arg)),
-                              ("outputs", ", ".join(a.name for a in fdef.signature.output_arg))]
+                             detail=f"{summary.node_count} nodes")
+                    n.info = [("nodes", str(summary.node_count)),
+                              ("inputs", ", ".join(summary.inputs)),
+                              ("outputs", ", ".join(summary.outputs))]
                     items.append(n)
                 return items
             lib.loader = load_library
@@ -606,8 +577,6 @@ def _functions_group(mg) -> Node:
     return g
 
 
-# Shared with core (the SavedModel summary counts each variable once the same way).
-from tensorloupe.core.saved_model import saved_model_variable_names, variable_totals  # noqa: E402
 
 
 def _variables_group(sm, mg) -> Node:
@@ -679,47 +648,42 @@ def _file_node(label: str, path) -> Node:
 def _collections_group(mg) -> Node:
     g = Node(label="collections", kind=GROUP)
     g._children = []
-    for name, cdef in mg.collections.items():
-        kind = cdef.WhichOneof("kind") or "empty"
-        values = getattr(cdef, kind).value if kind != "empty" else []
-        items = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-                 for v in list(values)[:200]]
-        node = Node(label=name, kind=COLLECTION, dtype=kind.replace("_list", ""),
-                    detail=f"{len(values)} item(s)", payload=cdef)
-        node.info = [("kind", kind), ("items", str(len(values)))]
-        for i, text in enumerate(items):
-            node.info.append((f"[{i}]", text if len(text) < 300 else text[:300] + "…"))
+    for summary in collection_summaries(mg.collections):
+        node = Node(label=summary.name, kind=COLLECTION, dtype=summary.value_type,
+                    detail=f"{summary.count} item(s)", payload=summary)
+        node.info = [("kind", summary.kind), ("items", str(summary.count))]
+        node.info += [(f"[{i}]", text) for i, text in enumerate(summary.items)]
         g.add(node)
     return g
 
 
-def _saver_node(saver) -> Node:
-    version = {0: "LEGACY", 1: "V1", 2: "V2"}.get(int(saver.version), str(saver.version))
-    node = Node(label="saver", kind=SAVER, detail=f"SaverDef {version}", payload=saver)
-    node.info = [("filename tensor", saver.filename_tensor_name),
-                 ("save tensor", saver.save_tensor_name),
-                 ("restore op", saver.restore_op_name),
+def _saver_node(saver_def) -> Node:
+    saver = saver_summary(saver_def)
+    node = Node(label="saver", kind=SAVER, detail=f"SaverDef {saver.version}", payload=saver)
+    node.info = [("filename tensor", saver.filename_tensor),
+                 ("save tensor", saver.save_tensor),
+                 ("restore op", saver.restore_op),
                  ("max to keep", str(saver.max_to_keep)),
                  ("sharded", "yes" if saver.sharded else "no"),
-                 ("keep every n hours", f"{saver.keep_checkpoint_every_n_hours:g}"),
-                 ("format", version)]
+                 ("keep every n hours", f"{saver.keep_every_n_hours:g}"),
+                 ("format", saver.version)]
     return node
 
 
 # ---------------------------------------------------------------------- GraphDef
 def graph_node(gm, label: str) -> Node:
     """A frozen GraphDef, or a TF1 .meta with its MetaGraphDef and the checkpoint beside it."""
-    root = Node(label=label, kind=GRAPH, payload=gm, detail=str(getattr(gm, "path", "")))
+    root = Node(label=label, kind=GRAPH, payload=gm, detail=str(gm.path))
 
     def load():
         out = []
-        mg = getattr(gm, "meta_graph", None)
+        mg = gm.meta_graph
         if mg is not None:
             out.append(_signatures_group(mg))
             out.append(_collections_group(mg))
             if mg.saver_def is not None:
                 out.append(_saver_node(mg.saver_def))
-        if getattr(gm, "checkpoint", None) is not None:
+        if gm.checkpoint is not None:
             try:
                 reader = gm.open_checkpoint()
             except TensorloupeError as exc:
@@ -731,13 +695,13 @@ def graph_node(gm, label: str) -> Node:
                 sum_totals(v)
                 out.append(v)
         out.append(_graph_nodes_group(gm.graph_def))
-        funcs = getattr(gm, "functions", None) or {}
+        funcs = gm.functions
         if funcs:
             lib = Node(label="library", kind=GROUP, detail=f"{len(funcs)} FunctionDefs")
             lib._children = []
             for name, fdef in funcs.items():
                 lib.add(Node(label=name, kind=LIBRARY_FUNCTION, payload=fdef,
-                             detail=f"{len(fdef.node_def)} nodes"))
+                             detail=f"{function_summary(name, fdef).node_count} nodes"))
             out.append(lib)
         return out
     root.loader = load
@@ -746,22 +710,24 @@ def graph_node(gm, label: str) -> Node:
 
 def _graph_nodes_group(graph_def) -> Node:
     """The graph's nodes grouped by op type (the graph view shows how they connect)."""
-    g = Node(label="nodes", kind=GROUP, detail=f"{len(graph_def.node)} nodes")
+    nodes = graph_nodes(graph_def)
+    g = Node(label="nodes", kind=GROUP, detail=f"{len(nodes)} nodes")
 
     def load():
         by_op: dict[str, list] = {}
-        for node in graph_def.node:
+        for node in nodes:
             by_op.setdefault(node.op, []).append(node)
         out = []
         for op in sorted(by_op, key=natural_key):
             group = Node(label=op, kind=GROUP, detail=f"{len(by_op[op])} nodes")
             group._children = []
             for node in by_op[op]:
-                if node.op == "Const" and "value" in node.attr:
+                if node.has_constant_value:
                     group.add(_const_node(node))
                     continue
-                item = Node(label=node.name, kind=INFO, dtype=op, detail=node.name, payload=node)
-                item.info = [("op", node.op), ("inputs", ", ".join(node.input) or "none"),
+                item = Node(label=node.name, kind=INFO, dtype=op, detail=node.name,
+                            payload=node.node_def)
+                item.info = [("op", node.op), ("inputs", ", ".join(node.inputs) or "none"),
                              ("device", node.device or "(any)")]
                 group.add(item)
             out.append(group)
@@ -770,32 +736,9 @@ def _graph_nodes_group(graph_def) -> Node:
     return g
 
 
-class ConstReader:
-    """One Const node's value, with the reader methods the tensor panel uses."""
-
-    def __init__(self, node_def):
-        self._proto = node_def.attr["value"].tensor
-        self._name = node_def.name
-
-    def keys(self) -> list[str]:
-        return [self._name]
-
-    def shape(self, key: str) -> tuple[int, ...]:
-        from tensorloupe.core.tensors import shape_dims
-        return shape_dims(self._proto.tensor_shape) or ()
-
-    def dtype(self, key: str) -> np.dtype:
-        from tensorloupe.core import dtypes
-        return dtypes.to_numpy(self._proto.dtype)
-
-    def read(self, key: str) -> np.ndarray:
-        from tensorloupe.core.tensors import to_numpy
-        return to_numpy(self._proto)
-
-
-def _const_node(node_def) -> Node:
-    reader = ConstReader(node_def)
-    node = _tensor_node(reader, node_def.name, node_def.name, OTHER_TENSOR, node_def.name)
+def _const_node(summary) -> Node:
+    reader = ConstTensor(summary.node_def)
+    node = _tensor_node(reader, summary.name, summary.name, OTHER_TENSOR, summary.name)
     node.kind = CONSTANT
     node.info = [("op", "Const")]
     return node

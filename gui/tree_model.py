@@ -142,7 +142,7 @@ class TreeModel(QAbstractItemModel):
             return QModelIndex()
 
     def is_loading(self, node: N.Node) -> bool:
-        return getattr(node, "_loading", False)
+        return node.loading
 
     def fetch_all(self, parent: QModelIndex = QModelIndex(), limit: int = 100_000) -> int:
         """Load every quick loader under ``parent`` (the filter needs them); slow ones are
@@ -221,7 +221,7 @@ class TreeModel(QAbstractItemModel):
             self.dataChanged.emit(parent, parent)
 
     def _fetch_in_background(self, parent, node: N.Node) -> None:
-        node._loading = True
+        node.loading = True
         placeholder = N.Node(label="loading…", kind=N.LOADING)
         self.beginInsertRows(parent, 0, 0)
         node._children = [placeholder]
@@ -231,7 +231,7 @@ class TreeModel(QAbstractItemModel):
                           on_result=lambda kids, n=node: self._children_ready(n, kids))
 
     def _children_ready(self, node: N.Node, children: list[N.Node]) -> None:
-        node._loading = False
+        node.loading = False
         parent = self.index_of(node)
         if node.parent is None or (node is not self.root and not parent.isValid()):
             return  # removed meanwhile

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from tensorloupe.core.stats import Cancelled
+from tensorloupe.core.errors import Cancelled
 
 _PROGRESS_INTERVAL = 0.05  # seconds between progress signals: enough for a smooth bar
 
@@ -217,9 +217,12 @@ class JobSlot:
         self._generation = 0
 
     def submit(self, fn: Callable[..., Any], *args: Any, on_result=None, on_error=None,
-               on_progress=None, on_done=None, label: str = "", **kwargs: Any) -> Worker:
+               on_progress=None, on_cancelled=None, on_done=None, label: str = "",
+               **kwargs: Any) -> Worker:
         """Run ``fn(ctx, *args, **kwargs)`` in the pool. ``on_done()`` follows the result or the
-        error of a job that is still current (not after a cancel)."""
+        error of a job that is still current. ``on_cancelled()`` is called when the job was
+        stopped from elsewhere (the status bar's Cancel), never after ``cancel()`` or a newer
+        ``submit`` of this slot: those callers already know."""
         self.cancel()
         generation = self._generation
 
@@ -234,7 +237,8 @@ class JobSlot:
 
         worker = Worker(fn, *args, label=label, **kwargs)
         for signal, callback in ((worker.succeeded, on_result), (worker.failed, on_error),
-                                 (worker.progressed, on_progress)):
+                                 (worker.progressed, on_progress),
+                                 (worker.cancelled, on_cancelled)):
             if callback is not None:
                 signal.connect(current(callback))
         if on_done is not None:

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import QPlainTextEdit, QVBoxLayout
 from tensorloupe.core.stats import format_bytes
 
 from .. import nodes as N
-from ..workers import run_in_background
 from .base import Panel, error_label, subtitle_label, title_label
 
 TEXT_LIMIT = 256 * 1024
@@ -76,13 +75,10 @@ class AssetPanel(Panel):
         layout.addWidget(self.subtitle)
         layout.addWidget(self.error)
         layout.addWidget(self.text, 1)
-        self._gen = 0
-        self._job = None
         self.mode = ""
 
     def show_node(self, node) -> None:
-        self._gen += 1
-        gen = self._gen
+        self.cancel_jobs()
         path: Path | None = node.payload
         self.title.setText(node.label)
         extra = "".join(f"\n{k}: {v}" for k, v in node.info if k == "asset tensor")
@@ -93,14 +89,10 @@ class AssetPanel(Panel):
         if node.error or path is None:
             self._show_error(node.error or "This asset names no file.")
             return
-        self._job = run_in_background(
-            lambda ctx, p: read_preview(p), path, label=f"Reading {path.name}",
-            on_result=lambda r, g=gen: self._on_preview(g, r),
-            on_error=lambda exc, g=gen: self._gen == g and self._show_error(str(exc)))
+        self.submit(lambda ctx, p: read_preview(p), path, label=f"Reading {path.name}",
+                    on_result=self._on_preview, on_error=lambda exc: self._show_error(str(exc)))
 
-    def _on_preview(self, gen: int, result) -> None:
-        if gen != self._gen:
-            return
+    def _on_preview(self, result) -> None:
         mode, preview, size = result
         self.mode = mode
         what = "text" if mode == "text" else "binary, shown as hex"
@@ -114,5 +106,3 @@ class AssetPanel(Panel):
         self.error.setText("Cannot read this asset: " + message)
         self.error.show()
 
-    def is_busy(self) -> bool:
-        return self._job is not None and not self._job.is_done()

@@ -11,11 +11,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
+from tensorloupe.core.checkpoint.bundle import CheckpointReader
 from tensorloupe.core.errors import TensorloupeError
+from tensorloupe.core.saved_model import variable_totals
 from tensorloupe.core.stats import format_bytes, format_count, format_params
 
 from .. import nodes as N
-from ..workers import run_in_background
 from .base import Panel, error_label, esc, kv_table_html, subtitle_label, title_label
 
 AUTO_VERIFY_BYTES = 256 * 1024 * 1024  # verify smaller checkpoints without being asked
@@ -38,7 +39,7 @@ def saved_model_rows(sm) -> list[tuple[str, str]]:
     if reader is not None and sm.meta_graphs:
         # Count each variable once (Keras exports store some under two keys).
         s["variables"], s["parameters"], s["variable_bytes"] = \
-            N.variable_totals(sm.meta_graphs[0], reader)
+            variable_totals(sm.meta_graphs[0], reader)
     rows = [("path", str(sm.path)),
             ("MetaGraphDefs", ", ".join("[" + ", ".join(t) + "]" for t in sm.tag_sets)),
             ("signatures", _count(s["signatures"])),
@@ -80,7 +81,7 @@ def meta_graph_rows(mg) -> tuple[list[tuple[str, str]], list[str]]:
     if sm is not None:
         reader = sm.variables
         if reader is not None:
-            count, params, nbytes = N.variable_totals(mg, reader)
+            count, params, nbytes = variable_totals(mg, reader)
             rows += [("variables", _count(count)),
                      ("parameters", _params(params)),
                      ("variable bytes", format_bytes(nbytes))]
@@ -147,7 +148,6 @@ class SummaryPanel(Panel):
         self.verify_button.clicked.connect(self.start_verify)
         self.verify_cancel = QPushButton("Cancel")
         self.verify_cancel.clicked.connect(self.cancel_verify)
-        self._verify_job = None
         verify_row = QHBoxLayout()
         verify_row.addWidget(self.verify_status, 1)
         verify_row.addWidget(self.verify_progress)
@@ -164,19 +164,13 @@ class SummaryPanel(Panel):
         layout.addWidget(self.children_table, 1)
         self._filler = QWidget()
         layout.addWidget(self._filler, 1)
-        self._gen = 0
-        self._jobs = []
         self.node = None
         self.rows: list[tuple[str, str]] = []
         self.problems = None
 
     # ------------------------------------------------------------------ showing
     def show_node(self, node) -> None:
-        for job in self._jobs:
-            job.cancel()
-        self._jobs = []
-        self._gen += 1
-        gen = self._gen
+        self.cancel_jobs()
         self.node = node
         self.rows = []
         self.problems = None
@@ -187,12 +181,9 @@ class SummaryPanel(Panel):
         self.subtitle.setText(f"{node.kind}" + (f"  ·  {node.detail}" if node.detail else ""))
         self.body.setText("<p style='color:#777'>Counting…</p>")
         self._fill_children(node)
-        job = run_in_background(_summarize, node, label=f"Summarising {node.label}",
-                                on_result=lambda r, g=gen: self._on_summary(g, r),
-                                on_error=lambda exc, g=gen: self._on_error(g, exc))
-        self._jobs.append(job)
-        reader = node.payload if node.kind == N.CHECKPOINT else None
-        if reader is not None and hasattr(reader, "verify"):
+        self.submit(_summarize, node, label=f"Summarising {node.label}",
+                    on_result=self._on_summary, on_error=self._on_error)
+        if node.kind == N.CHECKPOINT and isinstance(node.payload, CheckpointReader):
             for w in (self.verify_status, self.verify_button):
                 w.show()
             self.verify_status.setText("Checksums not checked yet.")
@@ -218,9 +209,7 @@ class SummaryPanel(Panel):
                     item.setToolTip(c.error)
                 t.setItem(r, col, item)
 
-    def _on_summary(self, gen: int, result) -> None:
-        if gen != self._gen:
-            return
+    def _on_summary(self, result) -> None:
         rows, ops = result
         self.rows = rows
         html = kv_table_html(rows)
@@ -229,9 +218,7 @@ class SummaryPanel(Panel):
                      f"<p style='color:#333'>{esc(', '.join(ops))}</p>")
         self.body.setText(html)
 
-    def _on_error(self, gen: int, exc) -> None:
-        if gen != self._gen:
-            return
+    def _on_error(self, exc) -> None:
         self.error.setText(f"Cannot summarise this: {exc}")
         self.error.show()
         self.body.setText("")
@@ -247,34 +234,27 @@ class SummaryPanel(Panel):
         node = self.node
         if node is None or node.kind != N.CHECKPOINT or node.payload is None:
             return
-        gen = self._gen
         self.verify_button.hide()
         self.verify_progress.setValue(0)
         self.verify_progress.show()
         self.verify_cancel.show()
         self.verify_status.setText("Checking checksums…")
-        job = run_in_background(
-            _verify, node.payload, label=f"Verifying {node.label}",
-            on_result=lambda problems, g=gen: self._on_verified(g, problems),
-            on_error=lambda exc, g=gen: self._on_verify_error(g, exc),
-            on_progress=lambda d, t, g=gen: g == self._gen and t and
-            self.verify_progress.setValue(int(1000 * d / t)))
-        job.cancelled.connect(lambda g=gen: self._on_verify_cancelled(g))
-        self._verify_job = job
-        self._jobs.append(job)
+        self.submit(_verify, node.payload, slot="verify", label=f"Verifying {node.label}",
+                    on_result=self._on_verified, on_error=self._on_verify_error,
+                    on_progress=lambda d, t: t and self.verify_progress.setValue(
+                        int(1000 * d / t)),
+                    on_cancelled=self._on_verify_cancelled)
 
     def cancel_verify(self) -> None:
-        if self._verify_job is not None:
-            self._verify_job.cancel()
+        self.cancel_jobs("verify")
+        self._on_verify_cancelled()
 
     def _verify_done(self) -> None:
         self.verify_progress.hide()
         self.verify_cancel.hide()
         self.verify_button.show()
 
-    def _on_verified(self, gen: int, problems) -> None:
-        if gen != self._gen:
-            return
+    def _on_verified(self, problems) -> None:
         self._verify_done()
         self.problems = list(problems)
         if not problems:
@@ -289,22 +269,15 @@ class SummaryPanel(Panel):
             self.verify_status.setStyleSheet("color: #c62828;")
         self.verified.emit(self.problems)
 
-    def _on_verify_error(self, gen: int, exc) -> None:
-        if gen != self._gen:
-            return
+    def _on_verify_error(self, exc) -> None:
         self._verify_done()
         self.error.setText(f"Cannot verify this checkpoint: {exc}")
         self.error.show()
         self.verify_status.setText("")
 
-    def _on_verify_cancelled(self, gen: int) -> None:
-        if gen != self._gen:
-            return
+    def _on_verify_cancelled(self) -> None:
         self._verify_done()
         self.verify_status.setText("Checksum check cancelled.")
-
-    def is_busy(self) -> bool:
-        return any(not j.is_done() for j in self._jobs)
 
 
 def _summarize(ctx, node):

@@ -24,7 +24,7 @@ from tensorloupe.core.stats import (COMPLEX_PARTS, TensorStats, compute_histogra
                         format_bytes, format_count, is_numeric)
 
 from .. import nodes as N
-from ..workers import Worker, run_in_background
+from ..workers import Worker
 from .base import Panel
 from .slicer import SliceSelector
 from .tensor_views import HistogramPlot, TableView, TensorInfo, TensorView, all_views, \
@@ -118,10 +118,6 @@ class TensorPanel(Panel):
         self.stats: TensorStats | None = None
         self.histogram: tuple[np.ndarray, np.ndarray] | None = None
         self.error: str | None = None
-        self._gen = 0
-        self._view_gen = 0
-        self._jobs: list[Worker] = []
-        self._view_job: Worker | None = None
         self._complex_part = "abs"
         self._views: list[TensorView] = all_views()
         self._current: TensorView | None = None
@@ -239,7 +235,7 @@ class TensorPanel(Panel):
         self.progress.setTextVisible(True)
         self.progress.setFormat("statistics %p%")
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.clicked.connect(self.stop_stats)
         self.recompute_button = QPushButton("Compute statistics")
         self.recompute_button.clicked.connect(self._start_stats)
         progress_row.addWidget(self.progress, 1)
@@ -291,8 +287,6 @@ class TensorPanel(Panel):
     def set_source(self, source: TensorSource) -> None:
         """Show ``source``; its array is loaded in a worker."""
         self.cancel()
-        self._gen += 1
-        gen = self._gen
         self.source = source
         self.array = None
         self.info = None
@@ -309,20 +303,15 @@ class TensorPanel(Panel):
         self.placeholder.setText("Loading…")
         self.stack.setCurrentWidget(self.placeholder)
         self._show_controls(False)
-        self._track(run_in_background(
-            _load, source.loader, label=f"Reading {source.name}",
-            on_result=lambda arr, g=gen: self._on_loaded(g, arr),
-            on_error=lambda exc, g=gen: self._on_load_error(g, exc)))
+        self.submit(_load, source.loader, slot="load", label=f"Reading {source.name}",
+                    on_result=self._on_loaded, on_error=self._on_load_error)
 
     def set_array(self, name: str, array, title: str = "") -> None:
         self.set_source(TensorSource.from_array(name, array, title=title))
 
     def cancel(self) -> None:
         """Stop every background step of the current tensor."""
-        for job in self._jobs:
-            job.cancel()
-        if self._view_job is not None:
-            self._view_job.cancel()
+        self.cancel_jobs()
 
     def current_view(self) -> TensorView | None:
         return self._current
@@ -352,16 +341,7 @@ class TensorPanel(Panel):
             self._refresh_view()
             self._start_stats()
 
-    def is_busy(self) -> bool:
-        return any(not j.is_done() for j in self._jobs) or (
-            self._view_job is not None and not self._view_job.is_done())
-
     # ------------------------------------------------------------------ loading
-    def _track(self, job: Worker) -> Worker:
-        self._jobs = [j for j in self._jobs if not j.is_done()]
-        self._jobs.append(job)
-        return job
-
     def _describe(self, source: TensorSource) -> str:
         parts = []
         if source.dtype is not None:
@@ -379,9 +359,7 @@ class TensorPanel(Panel):
             text += "\n" + line
         return text
 
-    def _on_load_error(self, gen: int, exc: Exception) -> None:
-        if gen != self._gen:
-            return
+    def _on_load_error(self, exc: Exception) -> None:
         self.error = str(exc) or type(exc).__name__
         self.error_label.setText("Cannot read this tensor: " + self.error)
         self.error_label.show()
@@ -389,9 +367,7 @@ class TensorPanel(Panel):
         self.stack.setCurrentWidget(self.placeholder)
         self.load_failed.emit(self.error)
 
-    def _on_loaded(self, gen: int, array) -> None:
-        if gen != self._gen:
-            return
+    def _on_loaded(self, array) -> None:
         array = np.asarray(array) if not isinstance(array, np.ndarray) else array
         self.array = array
         numeric = is_numeric(array.dtype) and array.dtype.kind != "O"
@@ -441,26 +417,19 @@ class TensorPanel(Panel):
             return
         self.slice_label.setText(self.slicer.description())
         data = self.current_slice()
-        self._view_gen += 1
-        vgen = self._view_gen
-        if self._view_job is not None:
-            self._view_job.cancel()
         if view.needs_worker:
-            self._view_job = run_in_background(
-                _prepare, view, data, self._complex_part, label="Drawing",
-                on_result=lambda payload, g=vgen, v=view, d=data: self._on_prepared(g, v, d, payload),
-                on_error=lambda exc, g=vgen: self._on_prepare_error(g, exc))
+            self.submit(_prepare, view, data, self._complex_part, slot="view", label="Drawing",
+                        on_result=lambda payload, v=view, d=data: self._on_prepared(v, d, payload),
+                        on_error=self._on_prepare_error)
         else:
+            self.cancel_jobs("view")
             self._show_view(view, data, None)
 
-    def _on_prepared(self, vgen: int, view: TensorView, data, payload) -> None:
-        if vgen != self._view_gen or view is not self._current:
-            return
-        self._show_view(view, data, payload)
+    def _on_prepared(self, view: TensorView, data, payload) -> None:
+        if view is self._current:
+            self._show_view(view, data, payload)
 
-    def _on_prepare_error(self, vgen: int, exc: Exception) -> None:
-        if vgen != self._view_gen:
-            return
+    def _on_prepare_error(self, exc: Exception) -> None:
         self.error_label.setText(f"Cannot draw this view: {exc}")
         self.error_label.show()
 
@@ -478,9 +447,6 @@ class TensorPanel(Panel):
     def _start_stats(self) -> None:
         if self.array is None or not self.info or not self.info.numeric:
             return
-        for job in self._jobs:
-            job.cancel()
-        gen = self._gen
         self.stats = None
         self.histogram = None
         self._clear_stats()
@@ -488,21 +454,21 @@ class TensorPanel(Panel):
         self.progress_widget.setVisible(self.array.size > 2_000_000)
         self.cancel_button.show()
         self.recompute_button.hide()
-        self._track(run_in_background(
-            _stats_and_histogram, self.array, self._complex_part,
-            label=f"Statistics of {self.source.name if self.source else 'tensor'}",
-            on_result=lambda r, g=gen: self._on_stats(g, r),
-            on_error=lambda exc, g=gen: self._on_stats_error(g, exc),
-            on_progress=lambda d, t, g=gen: self._on_progress(g, d, t)))
-        self._jobs[-1].cancelled.connect(lambda g=gen: self._on_stats_cancelled(g))
+        self.submit(_stats_and_histogram, self.array, self._complex_part, slot="stats",
+                    label=f"Statistics of {self.source.name if self.source else 'tensor'}",
+                    on_result=self._on_stats, on_error=self._on_stats_error,
+                    on_progress=self._on_progress, on_cancelled=self._on_stats_cancelled)
 
-    def _on_progress(self, gen: int, done: int, total: int) -> None:
-        if gen == self._gen and total:
+    def stop_stats(self) -> None:
+        """The statistics' own Cancel button: stop them, and offer to compute them again."""
+        self.cancel_jobs("stats")
+        self._on_stats_cancelled()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if total:
             self.progress.setValue(int(1000 * done / total))
 
-    def _on_stats(self, gen: int, result) -> None:
-        if gen != self._gen:
-            return
+    def _on_stats(self, result) -> None:
         stats, hist = result
         self.stats = stats
         self.histogram = hist
@@ -513,15 +479,11 @@ class TensorPanel(Panel):
         self.stats_ready.emit(stats)
         self.histogram_ready.emit(*(hist if hist is not None else (np.zeros(0), np.zeros(1))))
 
-    def _on_stats_error(self, gen: int, exc: Exception) -> None:
-        if gen != self._gen:
-            return
+    def _on_stats_error(self, exc: Exception) -> None:
         self.progress_widget.hide()
         self._stat_labels["count"].setText(f"error: {exc}")
 
-    def _on_stats_cancelled(self, gen: int) -> None:
-        if gen != self._gen:
-            return
+    def _on_stats_cancelled(self) -> None:
         self.progress.setFormat("statistics cancelled")
         self.cancel_button.hide()
         self.recompute_button.show()
@@ -584,14 +546,13 @@ class TensorPanel(Panel):
             self.error_label.show()
 
     def export_npy(self, path: str) -> Worker:
-        return self._track(run_in_background(_save_npy, self.array, path,
-                                             label=f"Saving {path}",
-                                             on_error=self._on_export_error))
+        return self.submit(_save_npy, self.array, path, slot="export", label=f"Saving {path}",
+                           on_error=self._on_export_error)
 
     def export_csv(self, path: str) -> Worker:
         data = self.current_slice()
-        return self._track(run_in_background(_save_csv, data, path, label=f"Saving {path}",
-                                             on_error=self._on_export_error))
+        return self.submit(_save_csv, data, path, slot="export", label=f"Saving {path}",
+                           on_error=self._on_export_error)
 
     def export_png(self, path: str) -> None:
         import pyqtgraph.exporters as exporters

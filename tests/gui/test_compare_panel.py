@@ -7,8 +7,11 @@ import threading
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 import tensorloupe.core.compare as C
+from tensorloupe.core.compare import format_percent
+from tensorloupe.core.compare_view import MISSING
 from tensorloupe.gui.panels import compare as P
 from tensorloupe.gui.panels.tensor import TensorPanel
 from tests.core.diff_truth import DIFF, metrics, record, value
@@ -59,7 +62,8 @@ def test_pair_table_shows_numpy_numbers(qtbot, panel):
         truth = metrics(value("variants", "base", v.key_a), value("variants", "changed", v.key_b))
         text = panel.proxy.index(r, rel_col).data()
         if "rel_change" in truth:
-            assert text == P.fmt_pct(truth["rel_change"] if truth["changed"] else 0.0), v.name
+            assert text == format_percent(truth["rel_change"] if truth["changed"] else 0.0,
+                                          missing=MISSING), v.name
         changed = panel.proxy.index(r, model.COLUMNS.index("Changed")).data()
         n = value("variants", "base", v.key_a).size
         assert changed == f"{truth['changed'] / n * 100:.1f}%", v.name
@@ -68,7 +72,6 @@ def test_pair_table_shows_numpy_numbers(qtbot, panel):
     assert rels == sorted(rels, reverse=True)
     # colour scale: identical rows pale green, big changes red
     ident = next(r for r, v in enumerate(shown) if v.status == C.IDENTICAL)
-    from PySide6.QtCore import Qt
     bg = panel.proxy.index(ident, rel_col).data(Qt.BackgroundRole).color()
     assert bg.green() > bg.red()
     top = panel.proxy.index(0, rel_col).data(Qt.BackgroundRole).color()
@@ -97,7 +100,7 @@ def test_filters_and_sorting(qtbot, panel):
     panel.changed_only.setChecked(False)
     panel.group_box.setCurrentIndex(0)
     cos = panel.model.COLUMNS.index("Cosine")
-    panel.table.sortByColumn(cos, P.Qt.AscendingOrder)
+    panel.table.sortByColumn(cos, Qt.AscendingOrder)
     values = [v.cosine for v in rows(panel) if v.cosine is not None]
     assert values == sorted(values)
 

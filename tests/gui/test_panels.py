@@ -106,8 +106,9 @@ def test_four_d_slice_shows_the_chosen_axes(qtbot, idle):
     panel.slicer.set_index(0, 1)
     panel.slicer.set_index(2, 2)
     idle()
-    qtbot.wait(60)                    # the slice redraw is coalesced by a short timer
     expected = arr[1, :, 2, :]
+    # The slice redraw is coalesced by a short timer: wait for it, not for a fixed time.
+    qtbot.waitUntil(lambda: panel.current_view().model.rowCount() == expected.shape[0])
     np.testing.assert_array_equal(panel.current_slice(), expected)
     model = panel.current_view().model
     assert (model.rowCount(), model.columnCount()) == expected.shape
@@ -115,7 +116,7 @@ def test_four_d_slice_shows_the_chosen_axes(qtbot, idle):
     assert panel.slicer.description() == "[1, :, 2, :]"
     # Swapping the axes transposes the table.
     panel.slicer.set_axes(3, 1)
-    qtbot.wait(60)
+    qtbot.waitUntil(lambda: panel.current_view().model.rowCount() == expected.shape[1])
     np.testing.assert_array_equal(panel.current_slice(), expected.T)
     panel.select_view("image")
     idle()
@@ -132,7 +133,7 @@ def test_conv_kernel_of_saved_model_slices_like_numpy(window, fixtures_dir, idle
     assert full.shape == (3, 3, 3, 4)
     panel.slicer.set_index(0, 2)
     panel.slicer.set_index(1, 1)
-    qtbot.wait(60)
+    qtbot.waitUntil(lambda: panel.slice_label.text().startswith("[2, 1"))
     np.testing.assert_array_equal(panel.current_slice(), full[2, 1])
 
 
