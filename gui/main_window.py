@@ -92,23 +92,17 @@ class MainWindow(QMainWindow):
         self.view_selector.activated.connect(self._on_view_chosen)
         view_label = QLabel("&View as:")
         view_label.setBuddy(self.view_selector)
+        # In the menu bar's corner: always in sight, and no height taken from the panels.
         self.view_bar = QWidget()
         bar_layout = QHBoxLayout(self.view_bar)
-        bar_layout.setContentsMargins(6, 2, 6, 0)
-        bar_layout.addStretch(1)
+        bar_layout.setContentsMargins(6, 0, 6, 0)
         bar_layout.addWidget(view_label)
         bar_layout.addWidget(self.view_selector)
         self.view_bar.hide()
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.setSpacing(0)
-        right_layout.addWidget(self.view_bar)
-        right_layout.addWidget(self.panels, 1)
 
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(left)
-        self.splitter.addWidget(self.graph_host.wrap(right))
+        self.splitter.addWidget(self.graph_host.wrap(self.panels))
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([660, 740])
@@ -132,6 +126,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(busy)
 
         self._build_menus()
+        self.menuBar().setCornerWidget(self.view_bar, Qt.TopRightCorner)
 
     def _add_menu(self, key: str, title: str) -> QMenu:
         menu = self.menuBar().addMenu(title)
