@@ -62,7 +62,7 @@ def open_any(path):
         from .saved_model import open_saved_model
         return open_saved_model(target)
     if kind == "checkpoint":
-        from . import open_checkpoint
+        from .checkpoint import open_checkpoint
         return open_checkpoint(target)
     from .graph_file import open_graph
     return open_graph(target)

@@ -50,3 +50,20 @@ class InputError(TensorloupeError):
 
 class ExecutionError(TensorloupeError):
     """The engine could not run a graph (unknown op, bad shape, cancelled, too large)."""
+
+
+class Cancelled(Exception):
+    """The caller asked for the work to stop (its cancel callback or event said so).
+
+    Not a TensorloupeError on purpose: the window and the command line catch those to show
+    their message as a failure, and a cancellation is not one; it has to reach the code that
+    started the work (a worker reports it as cancelled).
+    """
+
+
+class RunCancelled(ExecutionError, Cancelled):
+    """A run of the engine was cancelled.
+
+    Also an ExecutionError because the executor lets TensorloupeErrors through (naming the
+    node that was running) and turns every other exception into a failure of that node.
+    """

@@ -3,6 +3,9 @@
 
     g = open_graph("frozen.pb")          # g.graph_def, g.ops_used()
     g = open_graph("model.ckpt-2.meta")  # also g.meta_graph and g.checkpoint (the prefix)
+
+A GraphModel keeps nothing open; it still has ``close()`` and works in a ``with`` block, as
+every object ``core.open`` returns does.
 """
 from __future__ import annotations
 
@@ -75,6 +78,20 @@ class GraphModel:
         kind = "meta" if self.meta_graph_proto is not None else "graph"
         return f"<GraphModel {kind} {str(self.path)!r} nodes={len(self.graph_def.node)}>"
 
+    # ---------------------------------------------------------------- lifetime
+    # A graph is read whole into memory when it opens, so nothing stays open; a checkpoint
+    # from ``open_checkpoint()`` belongs to whoever asked for it. These exist so that every
+    # object ``core.open`` returns can be closed, or used in a ``with`` block, the same way.
+
+    def close(self) -> None:
+        """Nothing to release (see above); safe to call any number of times."""
+
+    def __enter__(self) -> "GraphModel":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     @cached_property
     def meta_graph(self):
         """A core.saved_model.MetaGraph over the .meta file's MetaGraphDef, or None."""
@@ -99,7 +116,7 @@ class GraphModel:
         prefix = self.checkpoint
         if prefix is None:
             raise NotFoundError("no checkpoint (.index) beside this graph", self.path)
-        from . import open_checkpoint
+        from .checkpoint import open_checkpoint
         return open_checkpoint(prefix)
 
     @cached_property

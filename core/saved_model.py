@@ -9,7 +9,8 @@
 
 Everything is lazy: opening parses only saved_model.pb; the variables checkpoint, the
 fingerprint and directory listings are read when first asked for. numpy is not imported
-until a tensor value is decoded.
+until a tensor value is decoded. ``sm.close()``, or leaving ``with open_saved_model(p) as
+sm:``, closes the variables checkpoint if it was opened.
 """
 from __future__ import annotations
 
@@ -123,6 +124,26 @@ class SavedModel:
     def __repr__(self):
         return f"<SavedModel {str(self.path)!r} tag-sets={self.tag_sets}>"
 
+    # ---------------------------------------------------------------- lifetime
+    # The protos are plain memory; what a SavedModel may hold open is the checkpoint of its
+    # variables (memory maps of its data shards), opened the first time ``variables`` is read.
+
+    def close(self) -> None:
+        """Close the variables checkpoint if it was opened. Calling it again does nothing.
+
+        The reader stays attached, closed: as with a closed CheckpointReader, its keys and
+        shapes still answer and reading values raises FormatError.
+        """
+        reader = self.__dict__.get("variables")
+        if reader is not None:
+            reader.close()
+
+    def __enter__(self) -> "SavedModel":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     @property
     def schema_version(self) -> int:
         return int(self.proto.saved_model_schema_version)
@@ -207,7 +228,7 @@ class SavedModel:
         prefix = self.variables_prefix
         if not Path(str(prefix) + ".index").is_file():
             return None
-        from . import open_checkpoint
+        from .checkpoint import open_checkpoint
         return open_checkpoint(prefix)
 
     def summary(self) -> dict:
@@ -237,9 +258,6 @@ class SavedModel:
 
     # Room for core.engine: run_signature(key, inputs, tags=None) and
     # run(fetches, feeds, tags=None) are attached by the engine.
-
-
-OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
 def saved_model_variable_names(mg, reader) -> dict[str, str]:
@@ -273,6 +291,9 @@ def variable_totals(mg, reader) -> tuple[int, int, int]:
     ``_all_variables/N``); an entry with the same variable name, shape and dtype as one
     already counted is that copy, and is counted once. The object graph entry is not counted.
     """
+    # Here, not at the top: importing the checkpoint package costs opening a SavedModel
+    # time, and a reader exists (so the package is loaded) by the time this runs.
+    from .checkpoint.keys import OBJECT_GRAPH_KEY
     names = saved_model_variable_names(mg, reader)
     seen = set()
     count = params = nbytes = 0

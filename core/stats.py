@@ -13,15 +13,15 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+# Raised by a ``should_stop`` check between chunks. It lives with the other errors;
+# ``core.stats.Cancelled`` keeps working for code that imports it from here.
+from .errors import Cancelled
+
 # 1 MiB of float32 per chunk: small enough that no single numpy call holds the GIL (or the
 # cancel check) back for long, large enough that numpy's per-call overhead is negligible.
 DEFAULT_CHUNK = 1 << 18
 
 COMPLEX_PARTS = ("abs", "real", "imag", "phase")
-
-
-class Cancelled(Exception):
-    """Raised by a ``should_stop`` check between chunks."""
 
 
 @dataclass

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from .. import dtypes as _dtypes
 from ..errors import FormatError, NotFoundError, UnsupportedError
+from .keys import OBJECT_GRAPH_KEY  # noqa: F401 - importable from here too
 from .slices import TensorSlice, encode_slice_key
 from .table import Table, mask_crc, read_varint, unmask_crc
 
@@ -28,7 +29,6 @@ from .table import Table, mask_crc, read_varint, unmask_crc
 # neither, and the command line starts faster without them.
 
 HEADER_KEY = b""
-OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 DT_STRING = 7
 _CRC_CHUNK = 1 << 23  # google_crc32c wants bytes: checksum big tensors 8 MiB at a time
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from .bundle import OBJECT_GRAPH_KEY
+from .keys import OBJECT_GRAPH_KEY
 
 VARIABLE = "variable"
 SLOT = "slot"

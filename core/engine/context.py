@@ -11,13 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import ExecutionError
+from ..errors import RunCancelled as Cancelled  # the engine's name for a cancelled run
 
 DEFAULT_MAX_ALLOC = 4 << 30          # 4 GiB for one tensor
 DEFAULT_MAX_ITERATIONS = 1_000_000   # per loop (While or a TF1 frame)
-
-
-class Cancelled(ExecutionError):
-    """The run was cancelled by its caller."""
 
 
 @dataclass

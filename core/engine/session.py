@@ -141,7 +141,7 @@ class Session:
     def checkpoint_reader(self, prefix: str):
         reader = self._readers.get(prefix)
         if reader is None:
-            from .. import open_checkpoint
+            from ..checkpoint import open_checkpoint
             reader = self._readers[prefix] = open_checkpoint(prefix)
         return reader
 

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-import tensorloupe.core.compare as cmp
+from tensorloupe.core.compare import tuning as cmp
 from tensorloupe.core.compare import (CHANGED, DTYPE_CHANGED, FAILED, IDENTICAL, ONLY_A, ONLY_B,
                           SHAPE_CHANGED, KeyMap, compare, compare_series)
 from tensorloupe.core.errors import InputError, NotFoundError
