@@ -17,7 +17,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tensorloupe.core.checkpoint.bundle import OBJECT_GRAPH_KEY, CheckpointReader
+from tensorloupe.core.checkpoint.bundle import CheckpointReader
+from tensorloupe.core.checkpoint.keys import OBJECT_GRAPH_KEY
 from tensorloupe.core.errors import TensorloupeError
 # Shared with core: the SavedModel summary counts each variable once the same way.
 from tensorloupe.core.saved_model import saved_model_variable_names

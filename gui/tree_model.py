@@ -231,10 +231,12 @@ class TreeModel(QAbstractItemModel):
                           on_result=lambda kids, n=node: self._children_ready(n, kids))
 
     def _children_ready(self, node: N.Node, children: list[N.Node]) -> None:
-        node.loading = False
         parent = self.index_of(node)
         if node.parent is None or (node is not self.root and not parent.isValid()):
+            node.loading = False
             return  # removed meanwhile
+        # Still "loading" until the children are in: a view (or a model tester) asking
+        # canFetchMore while the placeholder row is removed must not start a second load.
         self.beginRemoveRows(parent, 0, len(node.loaded_children()) - 1)
         node._children = []
         self.endRemoveRows()
@@ -244,6 +246,7 @@ class TreeModel(QAbstractItemModel):
             self.endInsertRows()
         else:
             node.set_children([])
+        node.loading = False
         last = self.index(parent.row(), len(COLUMNS) - 1, parent.parent())
         self.dataChanged.emit(parent, last)
         self.children_loaded.emit(parent)

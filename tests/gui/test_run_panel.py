@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QLabel
 
 import tensorloupe.core as core
 from tensorloupe.core.errors import InputError
 from tensorloupe.core.example_spec import example_values
 from tensorloupe.gui import nodes as N
-from tensorloupe.gui.panels.run import InputEditor, RunPanel, _run_job, run_selected
+from tensorloupe.gui.panels.run import InputEditor, RunPanel, run_selected
+from tensorloupe.gui.panels.run.panel import _run_job
 from tensorloupe.gui.panels.signature import SignaturePanel
 from tensorloupe.gui.workers import wait_idle
 
@@ -33,7 +35,7 @@ def _expected(fixtures_dir, model, key):
 
 
 def _run(qtbot, panel, timeout=60_000):
-    with qtbot.waitSignal(panel.run_finished, timeout=timeout) as blocker:
+    with qtbot.waitSignal(panel.result_ready, timeout=timeout) as blocker:
         assert panel.run() is not None
     wait_idle(timeout=30)
     return blocker.args[0]
@@ -398,9 +400,149 @@ def test_gui_run_with_input_files(window, idle, qtbot, fixtures_dir, tmp_path):
         run_selected(window, ["nope=x.npy"])
     with pytest.raises(InputError, match="no such file"):
         run_selected(window, [f"features={tmp_path / 'missing.npy'}"])
-    with qtbot.waitSignal(panel.run_finished, timeout=60_000) as blocker:
+    with qtbot.waitSignal(panel.result_ready, timeout=60_000) as blocker:
         run_selected(window, [f"features={tmp_path / 'features.npy'}"])
     idle()
     result = blocker.args[0]
     np.testing.assert_allclose(result.outputs["output_0"], data["out/output_0"],
                                rtol=1e-4, atol=1e-5)
+
+
+def test_files_chosen_in_the_window_are_read_in_a_worker(qtbot, fixtures_dir, tmp_path,
+                                                         monkeypatch):
+    """What the file dialogs start: the reading happens off the UI thread, with the messages
+    of the direct loaders."""
+    panel, _ = _panel(qtbot, fixtures_dir, "keras_mlp", "serving_default")
+    ed = panel.editors["features"]
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    np.save(tmp_path / "x.npy", x)
+    worker = ed.read_file(tmp_path / "x.npy")
+    assert worker is not None and ed.mode == "random"     # not read yet on this thread
+    qtbot.waitUntil(lambda: ed.mode == "file", timeout=10_000)
+    assert ed.validate()
+    np.testing.assert_array_equal(ed.current_value(), x)
+    obj = np.empty((1, 4), dtype=object)
+    obj[0] = [1.0, 2.0, 3.0, 4.0]
+    np.save(tmp_path / "obj.npy", obj, allow_pickle=True)
+    monkeypatch.setattr(InputEditor, "confirm_pickle", lambda parent, path: False)
+    ed.read_file(tmp_path / "obj.npy")
+    qtbot.waitUntil(lambda: ed.error is not None, timeout=10_000)
+    assert "consent" in ed.error and ed.status.text().startswith("✗")
+    monkeypatch.setattr(InputEditor, "confirm_pickle", lambda parent, path: True)
+    ed.read_file(tmp_path / "obj.npy")
+    qtbot.waitUntil(lambda: ed.error is None, timeout=10_000)
+    np.testing.assert_array_equal(ed.current_value(), [[1, 2, 3, 4]])
+    (tmp_path / "junk.npy").write_bytes(b"not numpy")
+    ed.read_file(tmp_path / "junk.npy")
+    qtbot.waitUntil(lambda: ed.error is not None, timeout=10_000)
+    assert "not a NumPy" in ed.error
+    assert wait_idle(timeout=10)
+
+
+def test_images_chosen_in_the_window_are_decoded_in_a_worker(qtbot, fixtures_dir, tmp_path):
+    panel, _ = _panel(qtbot, fixtures_dir, "mobilenet_v2", "serving_default")
+    ed = panel.editors["keras_tensor_21"]
+    ed.read_image(_png(tmp_path))
+    qtbot.waitUntil(lambda: ed.mode == "image", timeout=10_000)
+    ed.scaling_combo.setCurrentIndex(ed.scaling_combo.findData("[0,1]"))
+    assert ed.validate()
+    np.testing.assert_allclose(ed.current_value()[0, 10, 5], [1.0, 0.0, 0.0])
+    (tmp_path / "bad.png").write_bytes(b"nope")
+    ed.read_image(tmp_path / "bad.png")
+    qtbot.waitUntil(lambda: ed.error is not None, timeout=10_000)
+    assert "not an image" in ed.error
+    mlp, _ = _panel(qtbot, fixtures_dir, "keras_mlp", "serving_default")
+    assert mlp.editors["features"].read_image(_png(tmp_path)) is None
+    assert "not shaped like an image" in mlp.editors["features"].error
+    assert wait_idle(timeout=10)
+
+
+def test_vocabulary_is_read_in_a_worker(qtbot, fixtures_dir):
+    """Labels and sample lines come from the model's word list, read off the UI thread; a text
+    that someone typed meanwhile is kept."""
+    from tensorloupe.core import feeds
+    panel, sm = _panel(qtbot, fixtures_dir, "vocab_module", "serving_default")
+    vocab = sm.assets[0].read_text(encoding="utf-8").splitlines()
+    assert wait_idle(timeout=10)
+    assert panel.outputs.vocabulary == vocab
+    ed = panel.editors["text"]
+    assert ed.text_edit.toPlainText() == "\n".join(feeds.sample_lines(vocab))
+    panel.cancel_jobs()
+    panel._vocabulary = None                   # as for a model not read yet
+    ed.set_text_lines(["typed"])
+    panel._find_vocabulary()
+    assert wait_idle(timeout=10)
+    assert ed.text_edit.toPlainText() == "typed"
+
+
+def test_inputs_npz_chosen_in_the_window_is_read_in_a_worker(qtbot, fixtures_dir, tmp_path):
+    panel, _ = _panel(qtbot, fixtures_dir, "keras_mlp", "serving_default")
+    np.savez(tmp_path / "inputs.npz", features=np.ones((3, 4), np.float32))
+    panel.read_inputs(tmp_path / "inputs.npz")
+    qtbot.waitUntil(lambda: panel.editors["features"].mode == "file", timeout=10_000)
+    assert panel.editors["features"].validate()
+    assert panel.editors["features"].current_value().shape == (3, 4)
+    np.savez(tmp_path / "other.npz", nothing=np.ones(2))
+    panel.read_inputs(tmp_path / "other.npz")
+    qtbot.waitUntil(panel.run_error.isVisible, timeout=10_000)
+    assert "has none of the input keys features" in panel.run_error.text()
+
+
+def test_a_remembered_file_is_read_again(qtbot, fixtures_dir, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    panel, _ = _panel(qtbot, fixtures_dir, "keras_mlp", "serving_default", settings)
+    x = np.full((2, 4), 7, np.float32)
+    np.save(tmp_path / "x.npy", x)
+    panel.editors["features"].load_file(tmp_path / "x.npy")
+    panel.remember_inputs()
+    again, _ = _panel(qtbot, fixtures_dir, "keras_mlp", "serving_default", settings)
+    ed = again.editors["features"]
+    qtbot.waitUntil(lambda: ed.mode == "file", timeout=10_000)
+    assert ed.validate()
+    np.testing.assert_array_equal(ed.current_value(), x)
+    (tmp_path / "x.npy").unlink()             # gone: skipped quietly
+    third, _ = _panel(qtbot, fixtures_dir, "keras_mlp", "serving_default", settings)
+    assert wait_idle(timeout=10)
+    assert third.editors["features"].mode == "random" and third.editors["features"].error is None
+
+
+def test_another_signature_cancels_the_run(qtbot, fixtures_dir):
+    panel, sm = _panel(qtbot, fixtures_dir, "mobilenet_v2", "serving_default")
+    panel.batch_spin.setValue(4)
+    finished = []
+    panel.result_ready.connect(finished.append)
+    with qtbot.waitSignal(panel.run_cancelled, timeout=10_000):
+        assert panel.run() is not None
+        mlp = core.open_saved_model(fixtures_dir / "saved_models" / "keras_mlp")
+        mg = mlp.meta_graph("serve")
+        panel.show_node(N.Node(label="serving_default", kind=N.SIGNATURE,
+                               payload=(mg.signatures["serving_default"], mg)))
+    assert wait_idle(timeout=60)
+    assert finished == [] and panel.last_result is None
+    assert list(panel.editors) == ["features"] and panel.run_button.isEnabled()
+    assert _run(qtbot, panel).outputs["output_0"].shape == (4, 3)   # batch 4 is kept
+
+
+def test_cancel_from_the_status_bar_reaches_the_panel(qtbot, fixtures_dir):
+    from tensorloupe.gui.workers import tracker
+    panel, _ = _panel(qtbot, fixtures_dir, "mobilenet_v2", "serving_default")
+    panel.batch_spin.setValue(4)
+    with qtbot.waitSignal(panel.run_cancelled, timeout=60_000):
+        assert panel.run() is not None
+        tracker.cancel_all()
+    assert panel.time_label.text() == "cancelled" and panel.run_button.isEnabled()
+    assert not panel.cancel_button.isEnabled()
+
+
+def test_extension_points_and_settings(qtbot, fixtures_dir, window, tmp_path):
+    panel, _ = _panel(qtbot, fixtures_dir, "keras_mlp", "serving_default", settings=False)
+    assert panel.wants_graph_tab and panel.tab_host() is panel.tabs
+    assert panel.settings() is None             # not in a window: nothing remembered
+    extra = QLabel("extra")
+    panel.add_tab(extra, "Extra", "an added tab")
+    index = panel.tabs.indexOf(extra)
+    assert panel.tabs.tabText(index) == "Extra" and panel.tabs.tabToolTip(index) == "an added tab"
+    window.settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    window.panels.addWidget(panel)
+    assert panel.settings() is window.settings
+    window.settings = None

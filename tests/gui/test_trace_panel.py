@@ -26,7 +26,7 @@ def _run_mlp(qtbot, fixtures_dir, expr):
     ed = panel.editors["features"]
     ed.set_mode("expr")
     ed.expr_edit.setText(expr)
-    with qtbot.waitSignal(panel.run_finished, timeout=60_000) as blocker:
+    with qtbot.waitSignal(panel.result_ready, timeout=60_000) as blocker:
         assert panel.run() is not None
     assert wait_idle(timeout=30)
     return panel, blocker.args[0]
