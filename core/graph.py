@@ -15,7 +15,11 @@ nodes of an opened call's body are prefixed with the call group's id
 (``StatefulPartitionedCall_1::dense/MatMul``). ``:`` never occurs in TensorFlow node names,
 and no node name ends with ``/``, so nothing can be confused.
 
-Pure Python; shared by the graph view (gui/panels/graph.py) and usable by the engine.
+The view never reads the protos itself: ``Node.attributes()``, ``Node.shared_name()``,
+``Node.declared_shape()``, ``Node.value_summary()`` and ``Graph.function_names()`` give what it
+shows as plain data, and ``trace_for_graph`` keys a run's trace by the graph's node ids.
+
+Pure Python; shared by the graph view (gui/panels/graph/) and usable by the engine.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import dtypes
-from .errors import NotFoundError
+from .errors import NotFoundError, TensorloupeError
 
 ROOT = ""
 CALL_SEP = "::"
@@ -156,11 +160,33 @@ class Node:
     def family(self) -> str:
         return op_family(self.op)
 
-    def attrs(self) -> dict:
-        """The NodeDef's attributes (AttrValue protos) by name, sorted."""
+    def attributes(self) -> list["Attribute"]:
+        """The NodeDef's attributes decoded, sorted by name (none for synthesized nodes)."""
         if self.node_def is None:
-            return {}
-        return {k: self.node_def.attr[k] for k in sorted(self.node_def.attr.keys())}
+            return []
+        attr = self.node_def.attr
+        return [attribute(k, attr[k]) for k in sorted(attr.keys())]
+
+    def shared_name(self) -> str | None:
+        """The ``shared_name`` a variable or resource was created with (None: it has none).
+        A checkpoint may list the variable under it rather than under the node's name."""
+        if self.node_def is None or "shared_name" not in self.node_def.attr:
+            return None
+        return self.node_def.attr["shared_name"].s.decode("utf-8", "replace")
+
+    def declared_shape(self) -> tuple | None:
+        """The dims of the node's ``shape`` attribute (variables, placeholders, arguments), -1
+        for an unknown size; None when it has no such attribute or its rank is unknown."""
+        if self.node_def is None or "shape" not in self.node_def.attr:
+            return None
+        return _dims(self.node_def.attr["shape"].shape)
+
+    def value_summary(self) -> str | None:
+        """A constant's value in one line (``tensor_summary``); None for other nodes."""
+        if self.op not in ("Const", "HostConst") or self.node_def is None \
+                or "value" not in self.node_def.attr:
+            return None
+        return tensor_summary(self.node_def.attr["value"].tensor)
 
 
 @dataclass(eq=False)
@@ -201,6 +227,12 @@ class Graph:
     @property
     def root(self) -> Group:
         return self.groups[ROOT]
+
+    def function_names(self) -> set[str]:
+        """Names of the library functions this graph can link to."""
+        if self.library is None:
+            return set()
+        return {f.signature.name for f in self.library.function}
 
     # -- structure ------------------------------------------------------------------
     def is_group(self, item: str) -> bool:
@@ -344,6 +376,153 @@ def _dtype_text(enum: int) -> str:
         return dtypes.python_name(int(enum))
     except Exception:  # noqa: BLE001 - an unknown enum is just shown as a number
         return f"dtype{enum}"
+
+
+# ---------------------------------------------------------------------------------------
+# Attributes and values, decoded for display
+
+@dataclass(frozen=True)
+class Attribute:
+    """One attribute of a node as plain data.
+
+    ``kind`` names the AttrValue field that is set ("type", "shape", "func", "tensor", "s",
+    "i", "f", "b", "list", "placeholder"; "" when none is). ``value`` is a plain Python value:
+    a dtype name, dims (None: unknown rank), a function name, a constant's summary text, a
+    string, a number, or a list of those. ``text`` is how the details pane shows it, and
+    ``functions`` the library functions it names."""
+    name: str
+    kind: str
+    value: object
+    text: str
+    functions: tuple = ()
+
+
+def attribute(name: str, attr) -> Attribute:
+    """An AttrValue proto as an ``Attribute``."""
+    from .tensors import shape_text
+    kind = attr.WhichOneof("value") or ""
+    if kind == "type":
+        text = dtypes.name(int(attr.type))
+        return Attribute(name, kind, text, text)
+    if kind == "shape":
+        return Attribute(name, kind, _dims(attr.shape), shape_text(attr.shape))
+    if kind == "func":
+        fn = attr.func.name
+        return Attribute(name, kind, fn, fn, (fn,))
+    if kind == "tensor":
+        text = tensor_summary(attr.tensor)
+        return Attribute(name, kind, text, text)
+    if kind == "s":
+        value = attr.s.decode("utf-8", "replace")
+        return Attribute(name, kind, value, repr(value)[:200])
+    if kind == "list":
+        return _list_attribute(name, attr.list)
+    if kind in ("i", "f", "b"):
+        value = getattr(attr, kind)
+        return Attribute(name, kind, value, str(value))
+    if kind == "placeholder":
+        return Attribute(name, kind, attr.placeholder, "")
+    return Attribute(name, kind, None, "")
+
+
+def _list_attribute(name: str, lst) -> Attribute:
+    from .tensors import shape_text
+    if lst.type:
+        names = [dtypes.name(int(t)) for t in lst.type]
+        return Attribute(name, "list", names, ", ".join(names))
+    if lst.shape:
+        return Attribute(name, "list", [_dims(s) for s in lst.shape],
+                         ", ".join(shape_text(s) for s in lst.shape))
+    if lst.func:
+        names = [f.name for f in lst.func]
+        return Attribute(name, "list", names, ", ".join(names), tuple(names))
+    if lst.i:
+        values = [int(v) for v in lst.i]
+        return Attribute(name, "list", values, str(values))
+    if lst.f:
+        values = [float(v) for v in lst.f]
+        return Attribute(name, "list", values, str([round(v, 6) for v in values]))
+    if lst.s:
+        values = [s.decode("utf-8", "replace") for s in lst.s]
+        return Attribute(name, "list", values, str(values[:20]))
+    if lst.b:
+        values = [bool(v) for v in lst.b]
+        return Attribute(name, "list", values, str(values))
+    return Attribute(name, "list", [], "[]")
+
+
+def tensor_summary(proto) -> str:
+    """A TensorProto in one line: dtype, shape and its values when there are at most 8,
+    else min, max and mean of numbers. A value that can not be decoded is described, not
+    raised: the details of a node must show whatever the file holds."""
+    import numpy as np
+
+    from .tensors import shape_text, to_numpy
+    head = f"{dtypes.name(int(proto.dtype))} {shape_text(proto.tensor_shape)}"
+    try:
+        arr = to_numpy(proto)
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        return f"{head}: ({exc})"
+    if arr.size <= 8:
+        vals = arr.tolist()
+        if isinstance(vals, list):
+            vals = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in
+                    np.ravel(arr).tolist()]
+        elif isinstance(vals, bytes):
+            vals = vals.decode("utf-8", "replace")
+        return f"{head} = {vals}"
+    if arr.dtype.kind in "fiu":
+        a = arr.astype(np.float64)
+        return (f"{head}: min {np.nanmin(a):.4g}, max {np.nanmax(a):.4g}, "
+                f"mean {np.nanmean(a):.4g}")
+    return head
+
+
+# ---------------------------------------------------------------------------------------
+# A run's trace on the graph
+
+def trace_for_graph(graph: Graph, records) -> dict:
+    """A run's trace records (core.engine NodeRecord) keyed by the graph's node ids, in the
+    form ``Graph.set_trace`` takes.
+
+    A record names its node inside the functions it ran in (``function_path``); a graph
+    node id spells the call nodes that lead to it, so both are matched through the
+    functions of the calls above each graph node. Nodes that ran several times (loops) add
+    up their time; NaN/Inf in any run counts."""
+    by_key: dict = {}
+    for nid, node in graph.nodes.items():
+        fns = tuple(graph.groups[gid].function for gid in reversed(graph.ancestors(nid))
+                    if graph.groups[gid].kind == "call")
+        by_key.setdefault((fns, node.name), nid)
+        by_key.setdefault(((), nid), nid)
+    out: dict = {}
+    for r in records or ():
+        nid = by_key.get((tuple(r.function_path), r.name))
+        if nid is None and not r.function_path:
+            nid = by_key.get(((), r.name))
+        if nid is None:
+            continue
+        entry = out.get(nid)
+        bad = bool(r.has_nan or r.has_inf)
+        if entry is None:
+            out[nid] = {"seconds": float(r.seconds or 0.0), "nan": bad,
+                        "shapes": list(r.shapes), "dtypes": _enum_dtypes(r.dtypes)}
+        else:
+            entry["seconds"] += float(r.seconds or 0.0)
+            entry["nan"] = entry["nan"] or bad
+    return out
+
+
+def _enum_dtypes(names) -> list:
+    """Trace dtype names (``float32``) as DataType enums for edge labels (None if unknown)."""
+    import numpy as np
+    out = []
+    for name in names:
+        try:
+            out.append(int(dtypes.from_numpy(np.dtype(name))))
+        except (TypeError, ValueError, KeyError, TensorloupeError, AttributeError):
+            out.append(None)
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -982,6 +1161,20 @@ def build_graph(document, select: str | None = None) -> Graph:
     if isinstance(document, MetaGraph):
         return _graph_of_meta_graph(document, select)
     raise NotFoundError(f"can not draw a graph of {type(document).__name__}")
+
+
+def graph_for_library_function(owner, name: str) -> Graph:
+    """The body of library function ``name`` of a MetaGraph or a GraphModel (frozen graph,
+    .meta), with the op definitions the owner recorded."""
+    from .graph_file import GraphModel
+    from .saved_model import MetaGraph
+    if isinstance(owner, MetaGraph):
+        proto = owner.proto
+        return graph_for_function(proto.graph_def.library, name,
+                                  op_defs=proto.meta_info_def.stripped_op_list)
+    if isinstance(owner, GraphModel):
+        return build_graph(owner, name)
+    raise NotFoundError(f"{type(owner).__name__} has no library of functions")
 
 
 def _graph_of_meta_graph(mg, item: str | None) -> Graph:

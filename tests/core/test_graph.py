@@ -1,6 +1,11 @@
 """core.graph against SavedModels and graphs TensorFlow wrote (counts TensorFlow recorded)."""
+import ast
 import json
+from collections import Counter
+from types import SimpleNamespace
 
+import ml_dtypes
+import numpy as np
 import pytest
 
 import tensorloupe.core as core
@@ -219,3 +224,144 @@ def test_build_graph_select(fixtures_dir):
     assert g.title == "regress_x_to_y"
     with pytest.raises(core.errors.NotFoundError):
         G.build_graph(sm, "serve > nonexistent_signature")
+
+
+# -- what the graph view shows, decoded -------------------------------------------------
+
+@pytest.mark.parametrize("name", ["keras_mlp", "keras_cnn", "mobilenet_v2"])
+def test_variable_facts_match_checkpoint(fixtures_dir, name):
+    """Each captured VarHandleOp's decoded attributes: its dtype, its shape (the shapes of
+    the variables TensorFlow saved in the checkpoint, one each), its shared_name."""
+    sm = _open(fixtures_dir, name)
+    reader = core.open_checkpoint(sm.path / "variables" / "variables")
+    saved = Counter(tuple(reader.shape(k)) for k in reader.keys()
+                    if k.startswith("_all_variables/"))
+    g = G.graph_for_signature(sm.meta_graph("serve"), "serving_default")
+    variables = [n for n in g.nodes.values() if n.op == "VarHandleOp"]
+    assert Counter(n.declared_shape() for n in variables) == saved
+    for n in variables:
+        attrs = {a.name: a for a in n.attributes()}
+        assert [a.name for a in n.attributes()] == sorted(attrs)
+        assert (attrs["dtype"].kind, attrs["dtype"].value, attrs["dtype"].text) == \
+            ("type", "DT_FLOAT", "DT_FLOAT")
+        assert attrs["shape"].kind == "shape" and attrs["shape"].value == n.declared_shape()
+        assert attrs["shape"].text == "(" + ", ".join(map(str, n.declared_shape())) + ")"
+        assert attrs["shared_name"].kind == "s"
+        assert attrs["shared_name"].value == n.shared_name() != ""
+        assert attrs["shared_name"].text == repr(n.shared_name())
+
+
+def test_tf1_shared_names_are_checkpoint_keys(fixtures_dir):
+    sm = _open(fixtures_dir, "half_plus_two")
+    g = G.graph_for_graph_def(sm.meta_graph("serve").graph_def)
+    names = {n.shared_name() for n in g.nodes.values() if n.op == "VarHandleOp"}
+    assert names == set(core.open_checkpoint(sm.path / "variables" / "variables").keys())
+
+
+@pytest.mark.parametrize("name", ["half_plus_two", "keras_mlp", "keras_lstm"])
+def test_placeholder_shapes_match_signatures(fixtures_dir, name):
+    """A signature input's placeholder declares the shape TensorFlow recorded for the input
+    (None where it recorded none: no shape attribute, or an unknown rank)."""
+    exp = _expected(fixtures_dir, name)["signatures"]["serve"]
+    mg = _open(fixtures_dir, name).meta_graph("serve")
+    g = G.graph_for_graph_def(mg.graph_def, hide_plumbing=False)
+    checked = 0
+    for sig in exp.values():
+        for info in sig["inputs"].values():
+            if info["encoding"] != "name":
+                continue
+            node = g.nodes[info["name"].split(":")[0]]
+            if node.op != "Placeholder":   # an input may be fed into any op (TF1)
+                continue
+            want = tuple(info["shape"]) if info["shape"] is not None else None
+            assert node.declared_shape() == want, info["name"]
+            checked += 1
+    assert checked
+
+
+def test_call_attributes_name_functions(fixtures_dir):
+    sm = _open(fixtures_dir, "keras_mlp")
+    g = G.graph_for_signature(sm.meta_graph("serve"), "serving_default")
+    names = g.function_names()
+    assert names == set(sm.meta_graph("serve").functions)
+    calls = [grp.call for grp in g.groups.values() if grp.kind == "call"]
+    assert calls
+    for call in calls:
+        attrs = {a.name: a for a in call.attributes()}
+        f = attrs["f"]
+        assert f.kind == "func" and f.value in names and f.functions == (f.value,)
+        tin = attrs["Tin"]
+        assert tin.kind == "list" and tin.value[0] == "DT_FLOAT"
+        assert tin.text == ", ".join(tin.value) and tin.functions == ()
+    matmul = [n for n in g.nodes.values() if n.op == "MatMul"][0]
+    assert matmul.shared_name() is None and matmul.declared_shape() is None
+    assert matmul.value_summary() is None
+    output = [n for n in g.nodes.values() if n.op == G.OUTPUT_OP][0]
+    assert output.attributes() == [] and output.shared_name() is None
+
+
+def test_constant_summaries_match_tensorflow(fixtures_dir):
+    """A Const's summary: its dtype and shape, then the values TensorFlow wrote
+    (tf.make_ndarray, graphs/constants_values.npz) when at most 8, else min, max and mean."""
+    g = G.build_graph(core.open_graph(fixtures_dir / "graphs" / "constants.pb"))
+    values = np.load(fixtures_dir / "graphs" / "constants_values.npz")
+    for name in values.files:
+        node = g.nodes[name]
+        want = values[name]
+        if name.startswith("bfloat16"):
+            want = want.view(ml_dtypes.bfloat16)
+        dtype = {a.name: a for a in node.attributes()}["dtype"].value
+        summary = node.value_summary()
+        head = f"{dtype} (" + ", ".join(str(d) for d in want.shape) + ")"
+        assert summary.startswith(head), name
+        rest = summary[len(head):]
+        if want.size <= 8:
+            assert rest.startswith(" = "), name
+            if want.dtype.kind == "S":
+                got = ast.literal_eval(rest[3:])
+                assert got == [v.decode("utf-8", "replace") for v in want.ravel()], name
+            elif want.dtype.kind != "c":
+                got = np.asarray(ast.literal_eval(rest[3:]), dtype=np.float64)
+                np.testing.assert_array_equal(got.ravel(),
+                                              want.astype(np.float64).ravel(), err_msg=name)
+        elif want.dtype.kind in "fiu" and not name.startswith("bfloat16"):
+            a = want.astype(np.float64)
+            assert rest == (f": min {a.min():.4g}, max {a.max():.4g}, "
+                            f"mean {a.mean():.4g}"), name
+        else:
+            assert rest == "", name
+        value = {a.name: a for a in node.attributes()}["value"]
+        assert value.kind == "tensor" and value.text == value.value == summary
+
+
+def test_graph_for_library_function(fixtures_dir):
+    mg = _open(fixtures_dir, "vocab_module").meta_graph("serve")
+    name = [f for f in mg.functions if f.startswith("__inference_iterate")][0]
+    g = G.graph_for_library_function(mg, name)
+    want = G.graph_for_function(mg.graph_def.library, name)
+    assert g.title == name and set(g.nodes) == set(want.nodes)
+    gm = core.open_graph(fixtures_dir / "graphs" / "tf1_loop" / "model.ckpt.meta")
+    with pytest.raises(core.errors.NotFoundError):
+        G.graph_for_library_function(gm, "no_such_function")
+    with pytest.raises(core.errors.NotFoundError):
+        G.graph_for_library_function(object(), name)
+
+
+def test_trace_for_graph_keys_records_by_node_id(fixtures_dir):
+    """A trace record names a node inside the functions it ran in; the graph's id of that
+    node spells the calls leading to it. Repeated runs (loops) add up."""
+    sm = _open(fixtures_dir, "keras_mlp")
+    g = G.graph_for_signature(sm.meta_graph("serve"), "serving_default")
+    matmul = [n for n in g.nodes.values() if n.op == "MatMul"][0]
+    path = [g.groups[x].function for x in reversed(g.ancestors(matmul.id))
+            if g.groups[x].kind == "call"]
+    assert path
+
+    def record(seconds, nan=False, function_path=path, name=matmul.name):
+        return SimpleNamespace(name=name, function_path=function_path, seconds=seconds,
+                               has_nan=nan, has_inf=False, shapes=[(1, 8)], dtypes=["float32"])
+    trace = G.trace_for_graph(g, [record(0.5), record(0.25, nan=True),
+                                  record(1.0, function_path=[], name="nowhere")])
+    assert set(trace) == {matmul.id}
+    assert trace[matmul.id] == {"seconds": 0.75, "nan": True, "shapes": [(1, 8)],
+                                "dtypes": [1]}

@@ -5,8 +5,9 @@ from PySide6.QtGui import QImage
 
 import tensorloupe.core as core
 from tensorloupe.core import graph as G
-from tensorloupe.gui.panels import graph_items as GI
 from tensorloupe.gui.panels.graph import GraphPanel, show_graph
+from tensorloupe.gui.panels.graph import items as GI
+from tensorloupe.gui.workers import wait_idle
 
 
 @pytest.fixture
@@ -110,14 +111,51 @@ def test_export_png_and_svg(panel, mobilenet, tmp_path):
     assert "<svg" in text and "Conv1_1" in text
 
 
-def test_function_link_opens_function(panel, mobilenet):
+def test_function_link_opens_function(panel, mobilenet, qtbot):
     panel.set_graph(mobilenet)
     call = [g for g in mobilenet.groups.values() if g.kind == "call"][0]
     panel.open_function(call.function)
+    # built and laid out in a worker: the title says so until it is shown
+    assert panel.graph is mobilenet and panel.title.text().startswith("Laying out")
+    qtbot.waitUntil(lambda: panel.graph is not mobilenet, timeout=20000)
     assert panel.graph.title == call.function
     assert panel.back_button.isVisibleTo(panel)
     panel.go_back()
     assert panel.graph is mobilenet
+
+
+def test_load_in_background_drops_a_superseded_graph(panel, fixtures_dir, qtbot):
+    """``load`` builds and lays out in a worker; a second load before the first arrives
+    replaces it, and only the second graph is ever shown."""
+    sm = core.open_saved_model(fixtures_dir / "saved_models" / "half_plus_two")
+    mg = sm.meta_graph("serve")
+    shown = []
+    panel.load(lambda: G.graph_for_signature(mg, "regress_x_to_y"), label="regress_x_to_y",
+               on_ready=lambda g: shown.append(g.title))
+    assert panel.graph is None and panel.loading == "regress_x_to_y"
+    assert panel.title.text() == "Laying out regress_x_to_y…"
+    panel.load(lambda: G.graph_for_signature(mg, "regress_x_to_y2"), label="regress_x_to_y2",
+               on_ready=lambda g: shown.append(g.title))
+    qtbot.waitUntil(lambda: panel.graph is not None, timeout=20000)
+    assert wait_idle(timeout=20)
+    assert shown == ["regress_x_to_y2"] and panel.graph.title == "regress_x_to_y2"
+    assert panel.loading is None and panel.title.text().startswith("regress_x_to_y2 — ")
+    assert panel.items and panel.layout.boxes.keys() == panel.items.keys()
+    # the layout made in the worker is the one the UI thread would make
+    fresh = GraphPanel()
+    qtbot.addWidget(fresh)
+    fresh.set_graph(panel.graph)
+    assert {k: (b.x, b.y, b.w, b.h) for k, b in fresh.layout.boxes.items()} == \
+        {k: (b.x, b.y, b.w, b.h) for k, b in panel.layout.boxes.items()}
+
+
+def test_failed_load_is_shown(panel, fixtures_dir, qtbot):
+    def build():
+        raise core.errors.NotFoundError("no function named 'nothing'")
+    panel.load(build, label="nothing")
+    qtbot.waitUntil(lambda: panel.loading is None, timeout=20000)
+    assert panel.graph is None
+    assert "no function named" in panel.details.toPlainText()
 
 
 def test_trace_colours(panel, mobilenet):

@@ -1,4 +1,5 @@
-"""The items of the graph view's scene: op nodes, group boxes and edges.
+"""The items of the graph view's scene: op nodes, group boxes and edges, and the sizes of
+their boxes for the layout.
 
 Items paint themselves from a few cached strings; text is skipped when the view is zoomed
 far out (level of detail), so a scene of thousands of boxes still pans smoothly.
@@ -42,15 +43,26 @@ GROUP_H = 52.0
 _FONTS = None
 
 
+def _normal_font() -> QFont:
+    font = QFont()
+    font.setPointSizeF(8.5)
+    return font
+
+
+def _bold_font() -> QFont:
+    font = _normal_font()
+    font.setBold(True)
+    return font
+
+
 def fonts():
-    """Fonts and their metrics, made on first use (Qt needs the application first)."""
+    """Fonts and their metrics for painting, made on first use (Qt needs the application
+    first). UI thread only: a layout computed in a worker measures with an ``ItemSizer``."""
     global _FONTS
     if _FONTS is None:
         from types import SimpleNamespace
-        normal = QFont()
-        normal.setPointSizeF(8.5)
-        bold = QFont(normal)
-        bold.setBold(True)
+        normal = _normal_font()
+        bold = _bold_font()
         small = QFont()
         small.setPointSizeF(7.5)
         _FONTS = SimpleNamespace(normal=normal, bold=bold, small=small,
@@ -95,17 +107,52 @@ def group_title(group) -> str:
     return group.name
 
 
+def _group_size(fm, group) -> tuple[float, float]:
+    text = fm.horizontalAdvance("▸ " + group_title(group)) + 30
+    return (max(GROUP_W * 0.8, min(text, GROUP_W * 1.6)), GROUP_H)
+
+
+def _header_width(fm, group) -> float:
+    params = f" · {count_text(group.param_count)} params" if group.param_count else ""
+    text = f"▾ {group_title(group)}   ({count_text(group.op_count)} ops{params})"
+    return fm.horizontalAdvance(text) + 24
+
+
 def group_size(group) -> tuple[float, float]:
     """Wide enough for the group's name (up to a limit), so layer names stay readable."""
-    text = fonts().fmb.horizontalAdvance("▸ " + group_title(group)) + 30
-    return (max(GROUP_W * 0.8, min(text, GROUP_W * 1.6)), GROUP_H)
+    return _group_size(fonts().fmb, group)
 
 
 def open_header_width(group) -> float:
     """Width an open group's frame needs for its header line."""
-    params = f" · {count_text(group.param_count)} params" if group.param_count else ""
-    text = f"▾ {group_title(group)}   ({count_text(group.op_count)} ops{params})"
-    return fonts().fmb.horizontalAdvance(text) + 24
+    return _header_width(fonts().fmb, group)
+
+
+def item_size(item_id: str, graph) -> tuple[float, float]:
+    """The box of a node or a closed group (``core.layout``'s ``size_of``), on the UI thread."""
+    node = graph.nodes.get(item_id)
+    if node is not None:
+        return node_size(node)
+    return group_size(graph.groups[item_id])
+
+
+class ItemSizer:
+    """``item_size`` and ``open_header_width`` with font metrics of its own, for a layout
+    computed in a worker: Qt's font objects may be used from another thread, but one
+    instance must not be shared by two threads at once, and the painting uses ``fonts()``.
+    It measures with the same font, so the boxes come out exactly as on the UI thread."""
+
+    def __init__(self) -> None:
+        self._fm = QFontMetricsF(_bold_font())
+
+    def size(self, item_id: str, graph) -> tuple[float, float]:
+        node = graph.nodes.get(item_id)
+        if node is not None:
+            return node_size(node)
+        return _group_size(self._fm, graph.groups[item_id])
+
+    def header_width(self, group) -> float:
+        return _header_width(self._fm, group)
 
 
 def node_lines(node, graph) -> tuple[str, str]:
@@ -121,8 +168,8 @@ def node_lines(node, graph) -> tuple[str, str]:
         return f"input {node.label}", spec
     if node.op in ("VarHandleOp", "VariableV2", "_Arg"):
         spec = ""
-        if node.node_def is not None and "shape" in node.node_def.attr:
-            dims = tuple(int(d.size) for d in node.node_def.attr["shape"].shape.dim)
+        dims = node.declared_shape()
+        if dims is not None:
             spec = dims_text(dims)
         elif "variable" in node.info:
             spec = node.info["variable"].split(" ", 1)[-1]
