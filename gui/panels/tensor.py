@@ -24,7 +24,7 @@ from tensorloupe.core.stats import (COMPLEX_PARTS, TensorStats, compute_histogra
                         format_bytes, format_count, is_numeric)
 
 from .. import nodes as N
-from ..workers import Worker
+from ..workers import Worker, run_in_background
 from .base import Panel
 from .slicer import SliceSelector
 from .tensor_views import HistogramPlot, TableView, TensorInfo, TensorView, all_views, \
@@ -546,13 +546,14 @@ class TensorPanel(Panel):
             self.error_label.show()
 
     def export_npy(self, path: str) -> Worker:
-        return self.submit(_save_npy, self.array, path, slot="export", label=f"Saving {path}",
-                           on_error=self._on_export_error)
+        # Exports are not superseded by anything: each one the person asked for is written.
+        return run_in_background(_save_npy, self.array, path, label=f"Saving {path}",
+                                 on_error=self._on_export_error)
 
     def export_csv(self, path: str) -> Worker:
         data = self.current_slice()
-        return self.submit(_save_csv, data, path, slot="export", label=f"Saving {path}",
-                           on_error=self._on_export_error)
+        return run_in_background(_save_csv, data, path, label=f"Saving {path}",
+                                 on_error=self._on_export_error)
 
     def export_png(self, path: str) -> None:
         import pyqtgraph.exporters as exporters
