@@ -21,7 +21,8 @@ from tensorloupe.core.checkpoint.bundle import CheckpointReader
 from tensorloupe.core.checkpoint.keys import OBJECT_GRAPH_KEY
 from tensorloupe.core.errors import TensorloupeError
 # Shared with core: the SavedModel summary counts each variable once the same way.
-from tensorloupe.core.saved_model import saved_model_variable_names
+from tensorloupe.core.saved_model import (INIT_OP_SIGNATURE_KEY as INIT_OP, MetaGraph,
+                                          Signature, saved_model_variable_names)
 from tensorloupe.core.summaries import (ConstTensor, collection_summaries, function_summary,
                                         graph_nodes, saver_summary)
 
@@ -59,11 +60,35 @@ _ATTR_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 
 @dataclass
 class TensorRef:
-    """A tensor stored in a checkpoint: what the tensor panel reads."""
+    """A tensor stored in a checkpoint (or a Const's value): what the tensor panel reads."""
 
-    reader: Any
+    reader: CheckpointReader | ConstTensor
     key: str
     readable: str = ""
+
+
+@dataclass(frozen=True)
+class SignatureRef:
+    """A signature and the MetaGraphDef it belongs to (which the run and graph views need)."""
+
+    signature: Signature
+    meta_graph: MetaGraph
+
+    @property
+    def runnable(self) -> bool:
+        """Runnable here: a SavedModel's signature other than the init op."""
+        return self.signature.key != INIT_OP and self.meta_graph.saved_model is not None
+
+
+# What ``Node.payload`` holds, by kind (the panels rely on this, and on nothing else):
+#   SAVED_MODEL SavedModel · META_GRAPH MetaGraph · SIGNATURE SignatureRef ·
+#   INPUT/OUTPUT TensorSpecInfo · FUNCTION FunctionListing · CONCRETE ConcreteOption ·
+#   LIBRARY_FUNCTION a FunctionDef (opaque: handed back to core) · tensor kinds TensorRef ·
+#   ASSET Path, or None when the asset names no file · COLLECTION CollectionSummary ·
+#   SAVER SaverSummary · CHECKPOINT CheckpointReader once opened · TRAINING_RUN
+#   list[RunCheckpoint] · GRAPH GraphModel · a "variables" group its CheckpointReader ·
+#   a GraphDef node (INFO) its NodeDef (opaque) · everything else None.
+Payload = Any
 
 
 @dataclass(eq=False)
@@ -75,7 +100,7 @@ class Node:
     params: int | None = None        # number of values (variables) or total of a group
     nbytes: int | None = None
     detail: str = ""                 # a short line shown as tooltip and in panels
-    payload: Any = None
+    payload: Payload = None          # typed by kind, see Payload above
     error: str | None = None
     info: list[tuple[str, str]] = field(default_factory=list)  # key/value rows for panels
     loader: Callable[[], list["Node"]] | None = None
@@ -498,7 +523,7 @@ def _signatures_group(mg) -> Node:
     g._children = []
     for key, sig in mg.signatures.items():
         method = sig.method_name.rsplit("/", 1)[-1] if sig.method_name else ""
-        node = Node(label=key, kind=SIGNATURE, payload=(sig, mg),
+        node = Node(label=key, kind=SIGNATURE, payload=SignatureRef(sig, mg),
                     detail=sig.method_name, dtype="", shape="")
         node.info = [("method", sig.method_name or "(none)")]
         if method:

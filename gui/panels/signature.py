@@ -7,12 +7,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QTableWidget, QTableWidgetItem, QVBoxLayout)
 
 from .. import nodes as N
+from tensorloupe.core.saved_model import INIT_OP_SIGNATURE_KEY as INIT_OP
+
 from .base import Panel, subtitle_label, title_label
 
 PREDICT = "tensorflow/serving/predict"
 CLASSIFY = "tensorflow/serving/classify"
 REGRESS = "tensorflow/serving/regress"
-INIT_OP = "__saved_model_init_op"
 
 COLUMNS = ("", "key", "dtype", "shape", "tensor in the graph")
 
@@ -54,7 +55,7 @@ class SignaturePanel(Panel):
 
     @classmethod
     def priority(cls, node) -> int:
-        return 100 if node.kind == N.SIGNATURE and node.payload is not None else 0
+        return 100 if isinstance(node.payload, N.SignatureRef) else 0
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -89,7 +90,7 @@ class SignaturePanel(Panel):
         self.signature = None
 
     def show_node(self, node) -> None:
-        sig, mg = node.payload
+        sig, mg = node.payload.signature, node.payload.meta_graph
         self.signature = sig
         self.title.setText(f"Signature “{sig.key}”")
         tags = ", ".join(mg.tags) if mg is not None else ""

@@ -25,7 +25,7 @@ def _panel(qtbot, fixtures_dir, model, key, settings=None, tags="serve"):
     qtbot.addWidget(panel)
     panel.resize(1000, 800)
     panel.show()
-    node = N.Node(label=key, kind=N.SIGNATURE, payload=(mg.signatures[key], mg))
+    node = N.Node(label=key, kind=N.SIGNATURE, payload=N.SignatureRef(mg.signatures[key], mg))
     panel.show_node(node)
     return panel, sm
 
@@ -516,7 +516,7 @@ def test_another_signature_cancels_the_run(qtbot, fixtures_dir):
         mlp = core.open_saved_model(fixtures_dir / "saved_models" / "keras_mlp")
         mg = mlp.meta_graph("serve")
         panel.show_node(N.Node(label="serving_default", kind=N.SIGNATURE,
-                               payload=(mg.signatures["serving_default"], mg)))
+                               payload=N.SignatureRef(mg.signatures["serving_default"], mg)))
     assert wait_idle(timeout=60)
     assert finished == [] and panel.last_result is None
     assert list(panel.editors) == ["features"] and panel.run_button.isEnabled()

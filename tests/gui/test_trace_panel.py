@@ -22,7 +22,7 @@ def _run_mlp(qtbot, fixtures_dir, expr):
     panel.resize(1000, 800)
     panel.show()
     panel.show_node(N.Node(label="serving_default", kind=N.SIGNATURE,
-                           payload=(mg.signatures["serving_default"], mg)))
+                           payload=N.SignatureRef(mg.signatures["serving_default"], mg)))
     ed = panel.editors["features"]
     ed.set_mode("expr")
     ed.expr_edit.setText(expr)

@@ -16,9 +16,8 @@ def graph_source(tree_node) -> Callable[[], G.Graph] | None:
     if tree_node is None:
         return None
     payload, kind = tree_node.payload, tree_node.kind
-    if kind == N.SIGNATURE and isinstance(payload, tuple) and len(payload) == 2:
-        sig, mg = payload
-        return lambda: G.graph_for_signature(mg, sig.key)
+    if isinstance(payload, N.SignatureRef):
+        return lambda: G.graph_for_signature(payload.meta_graph, payload.signature.key)
     if isinstance(payload, MetaGraph):
         return lambda: G.build_graph(payload, "graph")
     if isinstance(payload, GraphModel):
@@ -45,7 +44,8 @@ def graph_owner(tree_node):
 
 def graph_key(tree_node) -> tuple:
     """What identifies the graph a tree item shows (to avoid rebuilding the same one)."""
+    from ... import nodes as N
     payload = tree_node.payload
-    if isinstance(payload, tuple):
-        return ("sig", id(payload[1]), payload[0].key)
+    if isinstance(payload, N.SignatureRef):
+        return ("sig", id(payload.meta_graph), payload.signature.key)
     return ("obj", id(payload))

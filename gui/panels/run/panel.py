@@ -29,7 +29,7 @@ from tensorloupe.core.example_spec import find_example_specs, looks_like_example
 from ... import nodes as N
 from ...workers import Worker
 from ..base import esc
-from ..signature import INIT_OP, SignaturePanel
+from ..signature import SignaturePanel
 from .inputs import InputEditor, error_message
 from .outputs import OutputsView, RunResult
 
@@ -102,10 +102,8 @@ class RunPanel(SignaturePanel):
 
     @classmethod
     def priority(cls, node) -> int:
-        if node.kind == N.SIGNATURE and node.payload is not None:
-            sig, mg = node.payload
-            if sig.key != INIT_OP and mg is not None and mg.saved_model is not None:
-                return 110
+        if isinstance(node.payload, N.SignatureRef) and node.payload.runnable:
+            return 110
         return 0
 
     def __init__(self, parent=None, settings: QSettings | None | bool = False):
@@ -218,7 +216,7 @@ class RunPanel(SignaturePanel):
 
     # ---- showing a signature
     def show_node(self, node) -> None:
-        sig, mg = node.payload
+        sig, mg = node.payload.signature, node.payload.meta_graph
         same = self.meta_graph is mg and self.signature_key == sig.key
         if not same:
             # What is still being run or read for the previous signature would land on this
