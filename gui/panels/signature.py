@@ -6,9 +6,9 @@ from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout)
 
-from .. import nodes as N
 from tensorloupe.core.saved_model import INIT_OP_SIGNATURE_KEY as INIT_OP
 
+from .. import nodes as N
 from .base import Panel, subtitle_label, title_label
 
 PREDICT = "tensorflow/serving/predict"
