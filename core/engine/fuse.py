@@ -28,6 +28,8 @@ import os
 
 import numpy as np
 
+from .steps import K_KERNEL, Step
+
 CONVS = {"Conv2D", "DepthwiseConv2dNative"}
 SCALES = {"Mul"}
 OFFSETS = {"AddV2", "Add", "BiasAdd"}
@@ -70,7 +72,6 @@ class _Graph:
 
     def sole_reader(self, st):
         """The (step, input index) that alone reads st's output 0, or None."""
-        from .plan import K_KERNEL
         if st.idx in self.fetched or st.idx in self.ctrl_linked or st.nout != 1:
             return None
         r = self.readers.get(st.idx, [])
@@ -84,8 +85,6 @@ class _Graph:
 
 
 def _fuse_chains(steps, fetch_refs):
-    from .plan import K_KERNEL, Step
-
     g = _Graph(steps, fetch_refs)
     sole_reader, ctrl_linked, pos_of = g.sole_reader, g.ctrl_linked, g.pos_of
     replace: dict[int, Step] = {}       # position of a chain's last link -> fused step

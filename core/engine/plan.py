@@ -15,9 +15,11 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from ..errors import ExecutionError, NotFoundError
+from ..errors import ExecutionError, FormatError, NotFoundError
 from . import fuse, registry
 from .registry import FuncRef, decode_attr
+from .steps import (K_CONST, K_ENTER, K_EXIT, K_IDENTITY, K_KERNEL, K_MERGE, K_NEXT,
+                    K_SWITCH, Step)
 
 # Ops the planner handles itself rather than through a kernel.
 PLACEHOLDERS = {"Placeholder", "PlaceholderV2"}
@@ -38,9 +40,6 @@ REF_INPUT_OPS = {"Assign", "AssignAdd", "AssignSub", "IsVariableInitialized",
                  "ScatterUpdate", "ScatterAdd", "ScatterSub"}
 REF_VARIABLE_OPS = {"VariableV2", "Variable", "TemporaryVariable"}
 REF_PASS_OPS = {"Identity", "RefIdentity"}
-
-# Step kinds (the executor dispatches on these in frame-aware plans).
-K_KERNEL, K_SWITCH, K_MERGE, K_ENTER, K_EXIT, K_NEXT, K_IDENTITY, K_CONST = range(8)
 
 
 # ---------------------------------------------------------------- the op knowledge
@@ -83,26 +82,55 @@ class Library:
         if fdef is not None:
             return [(a.name, 1) for a in fdef.signature.output_arg]
         if op in CALL_OPS:
-            return [("output", len(attrs.get("Tout", ())))]
+            return [("output", _list_size(attrs, "Tout", op))]
         od = self.op_defs.get(op)
         if od is not None:
             sizes = []
             for a in od.output_arg:
                 if a.number_attr:
-                    sizes.append((a.name, int(attrs.get(a.number_attr, 0))))
+                    sizes.append((a.name, _count_size(attrs, a.number_attr, op)))
                 elif a.type_list_attr:
-                    sizes.append((a.name, len(attrs.get(a.type_list_attr, ()))))
+                    sizes.append((a.name, _list_size(attrs, a.type_list_attr, op)))
                 else:
                     sizes.append((a.name, 1))
             return sizes
         k = registry.lookup(op)
         if k is not None:
+            for spec in k.outputs:  # the attributes the registry will count with
+                size = spec.partition(":")[2]
+                if size.startswith("*"):
+                    _list_size(attrs, size[1:], op)
+                elif size:
+                    _count_size(attrs, size, op)
             return k.output_arg_sizes(attrs)
         raise KeyError(op)
 
     def is_stateful(self, op: str) -> bool:
         k = registry.lookup(op)
         return bool(k is not None and k.stateful)
+
+
+def _list_size(attrs: dict, name: str, op: str) -> int:
+    """How many outputs a list attribute stands for; FormatError when the attribute holds
+    something else (TensorFlow refuses such a node when the graph is imported)."""
+    value = attrs.get(name, ())
+    if isinstance(value, (list, tuple)):
+        return len(value)
+    raise FormatError(f"attribute '{name}' of op {op} is {_attr_kind(value)}, not a list")
+
+
+def _count_size(attrs: dict, name: str, op: str) -> int:
+    value = attrs.get(name, 0)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise FormatError(f"attribute '{name}' of op {op} is {_attr_kind(value)}, not a count")
+
+
+def _attr_kind(value) -> str:
+    if value is None:
+        return "set but empty"
+    text = repr(value)
+    return f"a {type(value).__name__} ({text if len(text) <= 30 else text[:27] + '...'})"
 
 
 def node_attrs(node, lib: Library, subst: dict | None = None) -> dict:
@@ -184,19 +212,30 @@ class Body:
                 return j, 0
             if len(parts) == 2 and parts[1].isdigit():  # graph-style name inside a body
                 return j, int(parts[1])
+            if len(parts) == 3 and not parts[2].isdigit():  # "node:out:" names no output
+                self._missing(text, reader)
             index = int(parts[2]) if len(parts) == 3 else 0
             node = self.nodes[j]
             try:
-                flat = _flat_index(self.lib.output_args(node.op, self.attrs(j)), parts[1], index)
+                flat = _flat_index(self.output_sizes(j), parts[1], index)
             except KeyError:
                 raise ExecutionError(
                     f"{self.where(node.name)} has no output '{parts[1]}' (op {node.op})") from None
             return j, flat
-        name, _, idx = text.partition(":")
+        name, colon, idx = text.partition(":")
         j = self.index.get(name)
-        if j is None or (idx and not idx.isdigit()):
+        if j is None or (colon and not idx.isdigit()):
             self._missing(text, reader)
         return j, int(idx) if idx else 0
+
+    def output_sizes(self, i: int) -> list[tuple[str, int]]:
+        """(output arg, how many tensors) of node ``i``; KeyError for an op nobody knows,
+        FormatError naming the node when its attributes cannot count outputs."""
+        node = self.nodes[i]
+        try:
+            return self.lib.output_args(node.op, self.attrs(i))
+        except FormatError as exc:
+            raise FormatError(f"{self.where(node.name)}: {exc.message}") from None
 
     def _missing(self, text, reader):
         if reader is None:
@@ -215,31 +254,6 @@ def _flat_index(sizes, arg_name: str, index: int) -> int:
 
 
 # ---------------------------------------------------------------- plans
-
-class Step:
-    """One node to execute."""
-
-    __slots__ = ("idx", "name", "op", "kind", "fn", "inputs", "ctrl", "attrs", "nout",
-                 "free", "is_constant", "kernel", "parts")
-
-    def __init__(self, idx, name, op, kind, fn, inputs, ctrl, attrs, nout, kernel):
-        self.idx = idx
-        self.name = name
-        self.op = op
-        self.kind = kind
-        self.fn = fn
-        self.inputs = inputs
-        self.ctrl = ctrl
-        self.attrs = attrs
-        self.nout = nout
-        self.free = ()
-        self.is_constant = False
-        self.kernel = kernel
-        self.parts = None   # a fused step: the original steps (see ``fuse``)
-
-    def __repr__(self):
-        return f"Step({self.name!r}, {self.op})"
-
 
 @dataclass
 class Loop:
@@ -406,6 +420,7 @@ def build_plan(body: Body, fetches: list, feeds: list, targets: list,
                 unsupported.append(Unsupported(op, node.name, body.name))
             else:
                 fn = kern.fn
+                body.output_sizes(i)  # attributes that count outputs must be counts/lists
             for v in attrs.values():
                 if isinstance(v, FuncRef):
                     calls.add(v.name)
@@ -448,8 +463,10 @@ def _must_feed(node, body) -> str:
 
 def _const_value(node, body):
     from ..tensors import to_numpy
+    from .context import check_constant, memory_limit
     try:
-        value = to_numpy(node.attr["value"].tensor)
+        check_constant(node.attr["value"].tensor, body.where(node.name))
+        value = to_numpy(node.attr["value"].tensor, max_bytes=memory_limit())
     except Exception as exc:  # a damaged constant: say which node
         if isinstance(exc, ExecutionError):
             raise
@@ -509,7 +526,7 @@ class _Frame:
         self.parent = parent
         self.depth = parent.depth + 1 if parent is not None else 0
         self.children = {}
-        self.loop = Loop(name) if parent is not None else None
+        self.loop = Loop(_frame_text(name)) if parent is not None else None
 
     def child(self, name):
         f = self.children.get(name)
@@ -537,8 +554,10 @@ def _frame_units(body: Body, order: list, steps: dict, ins: dict, n: int) -> lis
                 in_f = f
         op = node.op
         if op in ENTER_OPS:
+            # Frames are told apart by the attribute's raw value: TensorFlow compares bytes
+            # and runs a loop whose name is not UTF-8.
             name = steps[i].attrs.get("frame_name", b"")
-            f = in_f.child(name.decode() if isinstance(name, bytes) else str(name))
+            f = in_f.child(name if isinstance(name, (bytes, str)) else repr(name))
             home[i] = out_frame[i] = f
         elif op in EXIT_OPS:
             home[i] = in_f
@@ -608,6 +627,12 @@ def _frame_units(body: Body, order: list, steps: dict, ins: dict, n: int) -> lis
         return out
 
     return schedule(root)
+
+
+def _frame_text(name) -> str:
+    if isinstance(name, bytes):
+        return name.decode("utf-8", "backslashreplace")
+    return str(name)
 
 
 def _within(f, frame) -> bool:
