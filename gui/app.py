@@ -117,10 +117,11 @@ def main(args) -> int:
         window.resize(*size)
     elif args.size:
         window.resize(*size)
-    paths = list(args.paths)
-    if not paths:
-        paths = (window.last_open_documents() if settings is not None else []) or demo_paths()
-    window.open_paths(paths)
+    paths = list(args.paths) or (window.last_open_documents() if settings is not None else [])
+    if paths:
+        window.open_paths(paths)
+    else:
+        window.open_demo(demo_paths())
     window.show()
 
     if args.screenshot:

@@ -4,12 +4,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QMainWindow, QMenu, QMessageBox,
-                               QProgressBar, QPushButton, QSplitter, QStackedWidget, QTreeView,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QByteArray, QModelIndex, QPersistentModelIndex, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox,
+                               QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton,
+                               QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem,
+                               QTreeView, QVBoxLayout, QWidget)
 
 from tensorloupe.core.errors import InputError
 
@@ -18,6 +19,7 @@ from .panels import registry
 from .panels.base import Panel
 from .panels.graph import GraphHost
 from .panels.summary import SummaryPanel
+from .panels.tensor import TensorPanel
 from .tree_model import COL_NAME, NODE_ROLE, FilterProxy, TreeModel
 from .workers import tracker, wait_idle
 
@@ -41,6 +43,10 @@ class MainWindow(QMainWindow):
         self._menus: dict[str, QMenu] = {}
         self.compare_windows: list[QWidget] = []  # open comparison windows, kept alive here
         self._view_choice: dict[str, str] = {}  # node kind -> name of the panel the user chose
+        self._select_when_loaded: str | None = None  # path whose document gets the selection
+        self._remembered_pending: set[str] = set()  # in Open Recent until they fail to open
+        self._last_selected = QPersistentModelIndex()  # source index; a filter may hide it
+        self._filtering = False   # the filter is moving the current row, not the person
         self.graph_host = GraphHost(self)
         self._build()
         self.graph_host.install()
@@ -59,6 +65,11 @@ class MainWindow(QMainWindow):
         self.filter.setPlaceholderText("Filter names (text or glob: *kernel*)  Ctrl+F")
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self.set_filter)
+        clear = QShortcut(QKeySequence(Qt.Key_Escape), self.filter, activated=self.filter.clear)
+        clear.setContext(Qt.WidgetShortcut)
+        self.no_matches = QLabel("No matches")
+        self.no_matches.setStyleSheet("color: #8a1f11; padding: 2px 4px;")
+        self.no_matches.hide()
         self.tree = QTreeView()
         self.tree.setModel(self.proxy)
         self.tree.setUniformRowHeights(True)
@@ -77,6 +88,7 @@ class MainWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(4, 4, 0, 4)
         left_layout.addWidget(self.filter)
+        left_layout.addWidget(self.no_matches)
         left_layout.addWidget(self.tree, 1)
 
         self.panels = QStackedWidget()
@@ -124,6 +136,10 @@ class MainWindow(QMainWindow):
         self.busy_widget = busy
         busy.hide()
         self.statusBar().addPermanentWidget(busy)
+        self.hint = QLabel("Ctrl+O opens a model or checkpoint · Ctrl+F finds · F1 lists the "
+                           "shortcuts")
+        self.hint.setStyleSheet("color: #666;")
+        self.statusBar().addWidget(self.hint)
 
         self._build_menus()
         self.menuBar().setCornerWidget(self.view_bar, Qt.TopRightCorner)
@@ -156,25 +172,150 @@ class MainWindow(QMainWindow):
         file_menu.addAction(QAction("&Quit", self, shortcut=QKeySequence.Quit,
                                     triggered=self.close))
         edit_menu = self._add_menu("edit", "&Edit")
-        edit_menu.addAction(QAction("&Find…", self, shortcut=QKeySequence.Find,
-                                    triggered=self.focus_filter))
-        edit_menu.addAction(QAction("Copy &Name", self, shortcut=QKeySequence("Ctrl+Shift+C"),
-                                    triggered=self.copy_current_name))
+        # Every shortcut belongs to one window-wide action, so it works wherever the focus is;
+        # the action then asks the view that shows what it means there.
+        edit_menu.addAction(self._action("&Find…", QKeySequence.Find, self.focus_search,
+                                         "Find in the view that shows: the graph's or the trace's "
+                                         "search box, otherwise the tree's filter"))
+        edit_menu.addAction(self._action("Filter the &Tree", "Ctrl+Shift+F", self.focus_filter))
+        edit_menu.addAction(self._action("Copy &Name", "Ctrl+Shift+C", self.copy_current_name))
         view_menu = self._add_menu("view", "&View")
-        view_menu.addAction(QAction("&Expand All", self, triggered=self._expand_all))
-        view_menu.addAction(QAction("&Collapse All", self, triggered=self.tree.collapseAll))
+        view_menu.addAction(self._action("&Expand All", None, self._expand_all))
+        view_menu.addAction(self._action("&Collapse All", None, self.tree.collapseAll))
+        view_menu.addSeparator()
+        view_menu.addAction(self._action("Ne&xt Tab", ["Ctrl+PgDown", "Ctrl+Tab"],
+                                         lambda: self.switch_tab(+1)))
+        view_menu.addAction(self._action("Pre&vious Tab", ["Ctrl+PgUp", "Ctrl+Shift+Tab"],
+                                         lambda: self.switch_tab(-1)))
+        view_menu.addAction(self._action("Focus the T&ree", "Alt+1", self.tree.setFocus))
+        run_menu = self._add_menu("run", "&Run")
+        self.run_action = self._action("&Run Signature", "Ctrl+R", self.run_current,
+                                       "Run the selected signature with the inputs of its "
+                                       "Run tab")
+        run_menu.addAction(self.run_action)
         help_menu = self._add_menu("help", "&Help")
-        help_menu.addAction(QAction("&About Tensorloupe", self, triggered=self._about))
+        help_menu.addAction(self._action("&Keyboard Shortcuts", QKeySequence.HelpContents,
+                                         self.show_shortcuts))
+        help_menu.addAction(self._action("&About Tensorloupe", None, self._about))
+
+    def _action(self, text: str, keys, slot, tip: str = "") -> QAction:
+        """A window-wide action: its shortcut works whatever has the focus."""
+        action = QAction(text, self)
+        if keys is not None:
+            seqs = [QKeySequence(k) for k in (keys if isinstance(keys, list) else [keys])]
+            action.setShortcuts(seqs)
+            action.setShortcutContext(Qt.WindowShortcut)
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def shortcut_rows(self) -> list[tuple[str, str, str]]:
+        """(menu, action, keys) for every action with a shortcut, in menu order."""
+        rows = []
+        seen = set()
+        for key, menu in self._menus.items():
+            for action in menu.actions():
+                keys = ", ".join(s.toString(QKeySequence.NativeText) for s in action.shortcuts())
+                if keys and action not in seen:
+                    seen.add(action)
+                    rows.append((menu.title().replace("&", ""), action.text().replace("&", ""),
+                                 keys))
+        extra = [("Graph", "Find next match", "F3"), ("Graph", "Fit the graph", "F"),
+                 ("Tree", "Open / close an item", "Right / Left"),
+                 ("Filter", "Clear the filter", "Esc"), ("View selector", "Choose a view",
+                                                         "Alt+V")]
+        return rows + extra
+
+    def show_shortcuts(self) -> QDialog:
+        """Help > Keyboard Shortcuts: every shortcut of the window, and the version."""
+        import tensorloupe
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard Shortcuts")
+        table = QTableWidget(0, 3, dialog)
+        table.setHorizontalHeaderLabels(["Where", "What", "Keys"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        for row, values in enumerate(self.shortcut_rows()):
+            table.insertRow(row)
+            for col, text in enumerate(values):
+                table.setItem(row, col, QTableWidgetItem(text))
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(QLabel(f"Tensorloupe {tensorloupe.__version__}"))
+        layout.addWidget(table)
+        buttons = QDialogButtonBox(QDialogButtonBox.Close, parent=dialog)
+        buttons.rejected.connect(dialog.reject)
+        layout.addWidget(buttons)
+        dialog.resize(560, 520)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.show()
+        self.shortcuts_dialog = dialog
+        return dialog
+
+    def search_box(self) -> QLineEdit:
+        """The search box Find goes to: the one of the view that shows, else the tree's filter."""
+        box = None
+        if self.graph_host.outer.currentIndex() == 1:
+            box = self.graph_host.side_tab.search_box()
+        else:
+            panel = self.current_panel()
+            if isinstance(panel, Panel):
+                box = panel.search_box()
+        return box if box is not None else self.filter
+
+    def focus_search(self) -> None:
+        box = self.search_box()
+        box.setFocus(Qt.ShortcutFocusReason)
+        box.selectAll()
+
+    def switch_tab(self, step: int) -> None:
+        """Ctrl+PgDown / Ctrl+PgUp: the next or previous tab of what shows on the right."""
+        panel = self.current_panel()
+        tabs = panel.tab_host() if isinstance(panel, Panel) else None
+        bar = tabs.tabBar() if tabs is not None and tabs.isVisible() else None
+        if bar is None and self.graph_host.outer.tabBar().isVisible():
+            bar = self.graph_host.outer.tabBar()
+        if bar is None or bar.count() < 2:
+            return
+        bar.setCurrentIndex((bar.currentIndex() + step) % bar.count())
+
+    def run_current(self) -> None:
+        """Ctrl+R: run the selected signature, wherever the focus is."""
+        from .panels.run import RunPanel
+        panel = self.current_panel()
+        if not isinstance(panel, RunPanel):
+            self.statusBar().showMessage("Select a signature of a SavedModel to run it.", 4000)
+            return
+        panel.show_run_tab()
+        panel.run()
 
     # ------------------------------------------------------------------ documents
     def open_paths(self, paths) -> None:
-        for p in paths:
-            self.open_path(p)
+        """Open several paths; the first gets the selection once it has loaded."""
+        for i, p in enumerate(paths):
+            self.open_path(p, select=(i == 0))
 
-    def open_path(self, path) -> QModelIndex:
+    def open_demo(self, paths) -> None:
+        """The demo documents, labelled as such and kept out of Open Recent."""
+        for i, p in enumerate(paths):
+            self.open_path(p, select=(i == 0), label=f"{Path(p).name} (demo)", remember=False)
+
+    def open_path(self, path, *, select: bool = True, label: str | None = None,
+                  remember: bool = True) -> QModelIndex:
+        """Open ``path`` in the background. Once loaded it is selected and scrolled to (with
+        ``select``), and enters Open Recent if it opened (with ``remember``)."""
         path = os.path.abspath(os.fspath(path))
-        self._remember_recent(path)
-        return self.model.add_document(path)
+        if select:
+            self._select_when_loaded = path
+        if remember:
+            # Listed in the order they were opened; dropped again if the path fails to open.
+            self._remember_recent(path)
+            self._remembered_pending.add(path)
+        return self.model.add_document(path, label=label)
 
     def ask_open_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -199,17 +340,27 @@ class MainWindow(QMainWindow):
         self.model.remove_document(index.row())
 
     def _on_document_loaded(self, index: QModelIndex) -> None:
+        node = self.model.node(index)
+        path = node.origin
+        if node.kind == N.ERROR and path in self._remembered_pending:
+            self._forget_recent(path)
+        self._remembered_pending.discard(path)
+        wanted = path == self._select_when_loaded
+        if wanted:
+            self._select_when_loaded = None
+            if self.filter.text() and not self.proxy.mapFromSource(index).isValid():
+                # The filter would hide what was just opened: show it rather than nothing.
+                self.filter.clear()
+                self.statusBar().showMessage("Filter cleared to show the document just opened.",
+                                             4000)
         proxy_index = self.proxy.mapFromSource(index)
         self.tree.expand(proxy_index)
-        node = self.model.node(index)
         if node.kind == N.SAVED_MODEL:
             self._reveal_serving_signature(node)
         current = self.tree.currentIndex()
-        # Documents load in parallel; the first one opened gets the selection, whichever
-        # finished first, unless the user has already moved into a document.
-        if not current.isValid() or (not current.parent().isValid()
-                                     and current.row() > proxy_index.row()):
+        if wanted or not current.isValid():
             self.tree.setCurrentIndex(proxy_index)
+            self.tree.scrollTo(proxy_index, QAbstractItemView.PositionAtTop)
         self.fit_columns()
         if self.filter.text():
             self.set_filter(self.filter.text())
@@ -259,6 +410,8 @@ class MainWindow(QMainWindow):
             self._show_welcome()
             return
         source = self.proxy.mapToSource(current)
+        if not self._filtering:
+            self._last_selected = QPersistentModelIndex(source)
         if self.model.canFetchMore(source):
             # Group summaries list the children: load them (slow loaders go to a worker and
             # the panel is refreshed by _on_children_loaded).
@@ -290,6 +443,8 @@ class MainWindow(QMainWindow):
             self.panels.addWidget(panel)
             if isinstance(panel, SummaryPanel):
                 panel.verified.connect(self._mark_problems)
+            if isinstance(panel, TensorPanel):
+                panel.damaged.connect(self._mark_problems)
             self.graph_host.panel_created(panel)
         return panel
 
@@ -342,13 +497,14 @@ class MainWindow(QMainWindow):
     def current_panel(self):
         return self.panels.currentWidget()
 
-    def _mark_problems(self, problems) -> None:
-        """Colour the tensors whose checksums failed, so the tree shows the damage too."""
-        node = self.current_node()
+    def _mark_problems(self, problems, node=None) -> None:
+        """Colour the tensors whose checksums failed, so the tree shows the damage too: those
+        below ``node`` (the selected item by default), or ``node`` itself."""
+        node = node if node is not None else self.current_node()
         if node is None or not problems:
             return
         bad = {p.key: p.message for p in problems}
-        stack = list(node.loaded_children())
+        stack = [node]
         while stack:
             n = stack.pop()
             stack.extend(n.loaded_children())
@@ -416,11 +572,30 @@ class MainWindow(QMainWindow):
         self.filter.selectAll()
 
     def set_filter(self, text: str) -> None:
+        # The person's last choice, even if a filter hid it meanwhile.
+        current = QModelIndex(self._last_selected) if self._last_selected.isValid() \
+            else self.current_source_index()
         if text.strip():
             self.model.fetch_all()
-        self.proxy.set_pattern(text)
-        if text.strip():
-            self.tree.expandAll()
+        self._filtering = True
+        try:
+            self.proxy.set_pattern(text)
+            if text.strip():
+                self.tree.expandAll()
+        finally:
+            self._filtering = False
+        self.no_matches.setVisible(bool(text.strip()) and self.proxy.rowCount() == 0)
+        # The item that was selected stays selected and in sight when it still shows (after
+        # clearing the filter, always), with the groups above it open.
+        proxy_index = self.proxy.mapFromSource(current) if current.isValid() else QModelIndex()
+        if proxy_index.isValid():
+            parent = proxy_index.parent()
+            while parent.isValid():
+                self.tree.expand(parent)
+                parent = parent.parent()
+            if self.tree.currentIndex() != proxy_index:
+                self.tree.setCurrentIndex(proxy_index)
+            self.tree.scrollTo(proxy_index, QAbstractItemView.PositionAtCenter)
 
     def _expand_all(self) -> None:
         self.model.fetch_all()
@@ -487,6 +662,10 @@ class MainWindow(QMainWindow):
         recent.insert(0, path)
         self.settings.setValue("recent", recent[:MAX_RECENT])
 
+    def _forget_recent(self, path: str) -> None:
+        if self.settings is not None:
+            self.settings.setValue("recent", [p for p in self._recent() if p != path])
+
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         recent = self._recent()
@@ -501,7 +680,7 @@ class MainWindow(QMainWindow):
         return str(Path(recent[0]).parent) if recent else str(Path.home())
 
     def open_documents(self) -> list[str]:
-        return [n.detail for n in self.model.documents() if n.detail]
+        return [n.origin or n.detail for n in self.model.documents() if n.origin or n.detail]
 
     def _restore_state(self) -> None:
         if self.settings is None:
@@ -548,6 +727,7 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def _about(self) -> None:
+        import tensorloupe
         QMessageBox.about(self, "About Tensorloupe",
-                          "Tensorloupe looks inside TensorFlow SavedModels and checkpoints "
-                          "without TensorFlow.")
+                          f"Tensorloupe {tensorloupe.__version__}\n\nLooks inside TensorFlow "
+                          "SavedModels and checkpoints without TensorFlow.")

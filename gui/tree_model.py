@@ -75,10 +75,10 @@ class TreeModel(QAbstractItemModel):
         self._bold.setBold(True)
 
     # ------------------------------------------------------------------ documents
-    def add_document(self, path) -> QModelIndex:
+    def add_document(self, path, label: str | None = None) -> QModelIndex:
         path = os.fspath(path)
-        label = os.path.basename(os.path.normpath(path)) or path
-        placeholder = N.Node(label=label, kind=N.LOADING, detail=path)
+        label = label or document_label(path)
+        placeholder = N.Node(label=label, kind=N.LOADING, detail=path, origin=path)
         row = len(self.root.loaded_children())
         self.beginInsertRows(QModelIndex(), row, row)
         self.root.add(placeholder)
@@ -115,6 +115,8 @@ class TreeModel(QAbstractItemModel):
             return
         row = kids.index(placeholder)
         node.parent = self.root
+        node.label = placeholder.label  # the name chosen when it was opened (a demo says so)
+        node.origin = placeholder.detail
         node.detail = node.detail or placeholder.detail
         if node.kind == N.ERROR and placeholder.detail:
             node.info = [("path", placeholder.detail)] + node.info
@@ -320,9 +322,21 @@ def _build_children(ctx, node):
     return node.build_children()
 
 
+def document_label(path: str) -> str:
+    """What the tree calls a document: a SavedModel opened through its saved_model.pb is named
+    after its folder, as `tensorloupe export/1` would name it."""
+    path = os.path.normpath(path)
+    name = os.path.basename(path) or path
+    if name in ("saved_model.pb", "saved_model.pbtxt"):
+        return os.path.basename(os.path.dirname(path)) or name
+    return name
+
+
 class FilterProxy(QSortFilterProxyModel):
     """Keeps rows whose name matches (substring, or a glob when the text has * ? or [),
-    with their ancestors; everything under a match stays visible too."""
+    with their ancestors; everything under a match stays visible too. Besides the name, a
+    row matches by its path in the tree (``dense/kernel``) and a tensor by its checkpoint key
+    and readable name, as the tensor panel's header shows them."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -342,3 +356,25 @@ class FilterProxy(QSortFilterProxyModel):
             rx = QRegularExpression(QRegularExpression.escape(text))
         rx.setPatternOptions(QRegularExpression.CaseInsensitiveOption)
         self.setFilterRegularExpression(rx)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
+        rx = self.filterRegularExpression()
+        if not rx.pattern():
+            return True
+        index = self.sourceModel().index(source_row, COL_NAME, source_parent)
+        node = index.internalPointer()
+        if node is None:
+            return False
+        return any(rx.match(text).hasMatch() for text in _searchable_texts(node))
+
+
+def _searchable_texts(node: N.Node):
+    yield node.label
+    if isinstance(node.payload, N.TensorRef):
+        yield node.payload.key
+        yield node.payload.readable
+    path = node.path()
+    if len(path) > 1:
+        yield "/".join(path[1:])    # below the document: serve/variables/dense/kernel
+        yield "/".join(path)
+

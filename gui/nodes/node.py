@@ -91,6 +91,7 @@ class Node:
     loader: Callable[[], list["Node"]] | None = None
     slow: bool = False
     loading: bool = False            # a worker is building the children right now
+    origin: str = ""                 # a document: the path it was opened from
     parent: "Node | None" = field(default=None, repr=False)
     _children: list["Node"] | None = field(default=None, repr=False)
 

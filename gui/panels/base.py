@@ -21,9 +21,17 @@ import html
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QTabWidget, QWidget
+from PySide6.QtWidgets import QLabel, QLineEdit, QTabWidget, QWidget
 
 from ..workers import JobSlot, Worker
+
+
+class Searchable:
+    """A view with a search box of its own: the window's Find (Ctrl+F) goes there while the view
+    shows, instead of to the tree's filter."""
+
+    def search_box(self) -> QLineEdit | None:
+        raise NotImplementedError
 
 
 class Panel(QWidget):
@@ -66,6 +74,13 @@ class Panel(QWidget):
     def tab_host(self) -> QTabWidget | None:
         """The panel's own tab widget, if it has one that other features may add tabs to."""
         return None
+
+    def search_box(self) -> QLineEdit | None:
+        """Where Find goes while this panel shows: the search box of its current tab, if that
+        tab is Searchable; None sends Find to the tree's filter."""
+        tabs = self.tab_host()
+        current = tabs.currentWidget() if tabs is not None else None
+        return current.search_box() if isinstance(current, Searchable) else None
 
     def add_tab(self, widget: QWidget, title: str, tooltip: str = "") -> None:
         tabs = self.tab_host()

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFrame, 
                                QLabel, QLineEdit, QPushButton, QScrollArea, QSplitter, QStackedWidget,
                                QTreeView, QVBoxLayout, QWidget)
 
+from .base import Searchable
 from .tensor import TensorPanel
 
 COLUMNS = ("#", "node", "op", "output shape", "dtype", "ms", "NaN/Inf", "what it does")
@@ -270,7 +271,7 @@ class TraceModel(QAbstractItemModel):
         return Qt.ItemIsEnabled | Qt.ItemIsSelectable
 
 
-class TracePanel(QWidget):
+class TracePanel(QWidget, Searchable):
     """The trace table above, the selected node's output (a tensor panel) below."""
 
     record_shown = Signal(object)
@@ -357,6 +358,9 @@ class TracePanel(QWidget):
         self._record = None
 
     # ---- content
+    def search_box(self):
+        return self.filter
+
     def clear(self) -> None:
         self.trace = None
         self.records = []

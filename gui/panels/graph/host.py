@@ -118,7 +118,10 @@ class GraphHost:
         else:
             self.window.statusBar().showMessage("The selected item has no graph to show.", 4000)
             return None
-        return tab.refresh()
+        shown = tab.refresh()
+        # Ctrl+G then typing finds a node: the find box has the focus once the graph is there.
+        tab.when_ready(lambda panel: panel.focus_search())
+        return shown
 
     def graph_panel(self) -> GraphPanel | None:
         tab = self.current_graph_tab()

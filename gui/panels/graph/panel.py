@@ -169,7 +169,8 @@ class GraphPanel(Panel):
         layout.addWidget(split, 1)
         self.minimap = Minimap(self.view, self.view)
         self.minimap.resized.connect(self._place_overlays)
-        QShortcut(QKeySequence.Find, self, activated=self.focus_search)
+        # Find (Ctrl+F) is the window's, which sends it to self.search while the graph shows;
+        # F3 means nothing elsewhere, so the panel keeps it.
         QShortcut(QKeySequence("F3"), self, activated=self.find_next)
 
     def _button(self, text, tip, slot) -> QToolButton:

@@ -9,13 +9,14 @@ from PySide6.QtWidgets import QLabel, QStackedWidget, QTabBar, QVBoxLayout, QWid
 
 from tensorloupe.core import graph as G
 
+from ..base import Searchable
 from .panel import GraphPanel, Prepared
 from .source import graph_key, graph_source
 
 NO_GRAPH = "Select a signature, MetaGraphDef, function or graph."
 
 
-class GraphTab(QWidget):
+class GraphTab(QWidget, Searchable):
     """The graph of a tree item, built when the tab is shown: selecting tree items never
     waits for a graph. The graph is built and laid out in a worker while the tab says
     "Laying out…"; a result for an item that is no longer selected is dropped."""
@@ -36,6 +37,10 @@ class GraphTab(QWidget):
         self.message.setAlignment(Qt.AlignCenter)
         self.message.setWordWrap(True)
         self._layout.addWidget(self.message)
+
+    def search_box(self):
+        """The graph's find box (once a graph shows)."""
+        return self.panel.search if self.panel is not None else None
 
     def set_node(self, tree_node) -> None:
         self.tree_node = tree_node
