@@ -55,7 +55,7 @@ def test_find_goes_to_the_search_box_of_the_view_that_shows(window, fixtures_dir
     assert not [r.message for r in qtlog.records if "Ambiguous shortcut" in r.message]
 
 
-def test_ctrl_r_runs_from_the_tree_and_tabs_switch_by_keyboard(window, fixtures_dir, qtbot):
+def test_ctrl_r_runs_from_the_tree_and_tabs_switch_by_keyboard(window, fixtures_dir, qtbot, qtlog):
     _ready(window, qtbot)
     open_document(window, fixtures_dir / "saved_models" / "keras_mlp")
     window.select_path(["serve", "signatures", "serving_default"])
@@ -67,6 +67,12 @@ def test_ctrl_r_runs_from_the_tree_and_tabs_switch_by_keyboard(window, fixtures_
     assert ran.args[0].outputs["output_0"].shape[-1] == 3
     assert panel.tab_host().currentWidget() is panel.run_page
     assert wait_idle(timeout=30)
+    # With the focus inside the run panel the same key has the same single owner.
+    panel.run_button.setFocus()
+    with qtbot.waitSignal(panel.result_ready, timeout=60_000):
+        _press(window, Qt.Key_R, CTRL)
+    assert wait_idle(timeout=30)
+    assert not [r.message for r in qtlog.records if "Ambiguous shortcut" in r.message]
 
     tabs = panel.tab_host()
     start = tabs.currentIndex()
