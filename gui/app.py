@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from tensorloupe.core.errors import InputError
+from tensorloupe.core.errors import InputError, TensorloupeError
 
 DEMO_NAMES = ("mobilenet_v2", "training_run")
 DEFAULT_SIZE = (1400, 900)
@@ -106,6 +106,11 @@ def main(args) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtCore import QSettings
 
+    if not args.screenshot:
+        from .platform_check import uses_xcb, xcb_problem
+        problem = xcb_problem() if uses_xcb() else None
+        if problem:
+            raise TensorloupeError(problem)
     app = application()
 
     from .main_window import MainWindow
