@@ -95,7 +95,7 @@ def checkpoint_rows(node) -> list[tuple[str, str]]:
         rows.append(("parameters", _params(node.params)))
     if node.nbytes is not None:
         rows.append(("tensor bytes", format_bytes(node.nbytes)))
-    header = getattr(reader, "header", None)
+    header = reader.header if isinstance(reader, CheckpointReader) else None  # V2 only
     if header is not None:
         rows += [("data shards", _count(header.num_shards)),
                  ("byte order", header.endianness),
@@ -288,10 +288,8 @@ def _summarize(ctx, node):
         return meta_graph_rows(node.payload)
     if kind == N.GRAPH:
         gm = node.payload
-        s = gm.summary() if hasattr(gm, "summary") else {}
-        rows = [(k.replace("_", " "), str(v)) for k, v in s.items()]
-        ops = gm.ops_used() if hasattr(gm, "ops_used") else []
-        return rows, ops
+        rows = [(k.replace("_", " "), str(v)) for k, v in gm.summary().items()]
+        return rows, gm.ops_used()
     if kind == N.CHECKPOINT and node.payload is not None:
         return checkpoint_rows(node), []
     rows = list(node.info)
