@@ -1,6 +1,7 @@
 """``tensorloupe scan``: report denylisted ops in a SavedModel, as ``saved_model_cli scan``.
 
-    tensorloupe scan --dir D [--tag_set T] [--op_denylist A,B]
+    tensorloupe scan --dir D [--tag_set T] [--op_denylist A,B] [--unsupported_ops]
+    tensorloupe scan --list_supported_ops
 
 Without --tag_set every MetaGraph is scanned, in file order. The default denylist is
 saved_model_cli's: WriteFile, ReadFile, PrintV2 (an empty --op_denylist also means the
@@ -9,7 +10,8 @@ default, as there). Sets are printed sorted; TensorFlow prints them in hash orde
 ``--unsupported_ops`` (ours) also lists every op Tensorloupe's engine cannot run, with the
 node and the function it sits in, so a user learns before ``run`` what is missing. It is
 opt-in so the default output stays byte-identical to saved_model_cli's; it exits 1 when
-anything is unsupported, for scripts.
+anything is unsupported, for scripts. ``--list_supported_ops`` (ours) prints every op the
+engine has a kernel for, with a few words on each, and how many there are.
 """
 from __future__ import annotations
 
@@ -19,13 +21,16 @@ DEFAULT_DENYLIST = frozenset({"WriteFile", "ReadFile", "PrintV2"})
 
 
 def add_arguments(parser):
-    parser.add_argument("--dir", required=True, help="directory containing the SavedModel")
+    parser.add_argument("--dir", default=None, help="directory containing the SavedModel")
     parser.add_argument("--tag_set", default=None,
                         help="comma-separated tags of the MetaGraphDef to scan (default: all)")
     parser.add_argument("--op_denylist", default=None,
                         help="comma-separated ops to report (default: WriteFile,ReadFile,PrintV2)")
     parser.add_argument("--unsupported_ops", action="store_true",
                         help="also list ops that tensorloupe run cannot execute (exit 1 if any)")
+    parser.add_argument("--list_supported_ops", action="store_true",
+                        help="print every op the engine has a kernel for, one per line with "
+                             "what it does, and their count (no --dir needed)")
 
 
 def parse_denylist(text: str | None) -> frozenset:
@@ -48,9 +53,26 @@ def scan_meta_graph(mg, denylist) -> tuple[list[str], str]:
     return found, line
 
 
+def list_supported_ops() -> str:
+    """Every op with a kernel, one line each (``Op: what it does``), then the count."""
+    from ..engine import registry
+    ops = registry.known_ops()
+    lines = [f"{op}: {registry.lookup(op).description}\n" for op in ops]
+    lines.append(f"{len(ops)} ops can be run by tensorloupe\n")
+    return "".join(lines)
+
+
 def main(args) -> int:
+    from ..errors import InputError
     from ..saved_model import open_saved_model
     from .show import _checked_tags
+
+    if getattr(args, "list_supported_ops", False):
+        sys.stdout.write(list_supported_ops())
+        if not args.dir:
+            return 0
+    if not args.dir:
+        raise InputError("scan needs --dir (or --list_supported_ops)")
 
     sm = open_saved_model(args.dir)
     denylist = parse_denylist(args.op_denylist)

@@ -38,6 +38,12 @@ CONTROL_FLOW_V1 = SWITCH_OPS | MERGE_OPS | ENTER_OPS | EXIT_OPS | NEXT_OPS | LOO
 # Ops that take a TF1 reference variable as their first input (resolved at plan time).
 REF_INPUT_OPS = {"Assign", "AssignAdd", "AssignSub", "IsVariableInitialized",
                  "ScatterUpdate", "ScatterAdd", "ScatterSub"}
+# The TF1 optimizer updates: how many leading inputs are variables they write (the
+# variable and its slots); each is resolved like REF_INPUT_OPS' first input.
+REF_UPDATE_OPS = {"ApplyGradientDescent": 1, "ApplyMomentum": 2, "ApplyAdagrad": 2,
+                  "ApplyAdagradV2": 2, "ApplyAdam": 3, "ApplyRMSProp": 3,
+                  "ApplyCenteredRMSProp": 4, "ApplyFtrl": 3, "ApplyFtrlV2": 3,
+                  "ApplyAdadelta": 3}
 REF_VARIABLE_OPS = {"VariableV2", "Variable", "TemporaryVariable"}
 REF_PASS_OPS = {"Identity", "RefIdentity"}
 
@@ -428,6 +434,9 @@ def build_plan(body: Body, fetches: list, feeds: list, targets: list,
                     calls.update(f.name for f in v)
         if op in REF_INPUT_OPS and data:
             attrs = dict(attrs, _ref_var=_ref_source(body, node, data[0]))
+        elif op in REF_UPDATE_OPS and len(data) >= REF_UPDATE_OPS[op]:
+            attrs = dict(attrs, _ref_vars=[_ref_source(body, node, d)
+                                           for d in data[:REF_UPDATE_OPS[op]]])
         st = Step(i, node.name, op, kind, fn, data, ctrl, attrs, nout.get(i, 1), kern)
         if kind == K_ENTER:
             st.is_constant = bool(attrs.get("is_constant", False))
