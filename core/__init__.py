@@ -9,24 +9,27 @@ Pure Python (numpy, protobuf); never imports Qt. The entry points:
 """
 from __future__ import annotations
 
-from .errors import (ChecksumError, ExecutionError, FormatError, InputError, NotFoundError,
-                     TensorloupeError, UnsupportedError)
+from .errors import (ChecksumError, DataLossError, ExecutionError, FormatError, InputError,
+                     NotFoundError, TensorloupeError, UnsupportedError)
 
 __all__ = [
     "open", "open_saved_model", "open_checkpoint", "open_graph",
-    "TensorloupeError", "FormatError", "ChecksumError", "NotFoundError", "UnsupportedError",
-    "InputError", "ExecutionError",
+    "TensorloupeError", "FormatError", "ChecksumError", "DataLossError", "NotFoundError",
+    "UnsupportedError", "InputError", "ExecutionError",
 ]
 
 
-def open_saved_model(path):
+def open_saved_model(path, verify: bool | None = None):
+    """``verify=False``: its variables checkpoint reads damaged data without complaint."""
     from .saved_model import open_saved_model as _open
-    return _open(path)
+    return _open(path, verify=verify)
 
 
-def open_checkpoint(path):
+def open_checkpoint(path, verify: bool | None = None):
+    """``verify=False``: read tensors whose crc32c does not match instead of raising
+    DataLossError (for looking at damaged data on purpose)."""
     from .checkpoint import open_checkpoint as _open
-    return _open(path)
+    return _open(path, verify=verify)
 
 
 def open_graph(path):

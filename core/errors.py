@@ -33,7 +33,36 @@ class FormatError(TensorloupeError):
 
 
 class ChecksumError(FormatError):
-    """Stored data does not match its crc32c."""
+    """Stored bytes do not match the crc32c stored with them (an index block, a tensor)."""
+
+
+class DataLossError(ChecksumError):
+    """A tensor's stored data does not match its crc32c: the data file is damaged.
+
+    TensorFlow's name for the same refusal. Raised by every read of the tensor (a reader
+    opened with ``verify=False`` reads it anyway). ``key`` names the tensor (with its slice,
+    for one slice of a partitioned variable), ``stored`` and ``computed`` are the unmasked
+    checksums; ``path`` is the data file and ``offset`` where the tensor starts in it.
+    Built with ``mismatch()``; the plain constructor keeps the signature of the others, so
+    code that re-raises an error with more context (the engine names the node) can.
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None,
+                 offset: int | None = None, *, key: str | None = None,
+                 stored: int | None = None, computed: int | None = None):
+        self.key = key
+        self.stored = stored
+        self.computed = computed
+        super().__init__(message, path, offset)
+
+    @classmethod
+    def mismatch(cls, path: str | os.PathLike, key: str, stored: int, computed: int,
+                 offset: int | None = None, size: int | None = None) -> "DataLossError":
+        span = f" over its {size} bytes" if size is not None else ""
+        return cls(f"tensor {key!r} is damaged: its data does not match its checksum (stored "
+                   f"crc32c {stored:#010x}, computed {computed:#010x}{span}); open it with "
+                   f"verify=False (--no-verify) to read it anyway", path, offset,
+                   key=key, stored=stored, computed=computed)
 
 
 class NotFoundError(TensorloupeError):
@@ -66,4 +95,12 @@ class RunCancelled(ExecutionError, Cancelled):
 
     Also an ExecutionError because the executor lets TensorloupeErrors through (naming the
     node that was running) and turns every other exception into a failure of that node.
+    """
+
+
+class BudgetError(ExecutionError):
+    """A run would go over its budget (memory of live tensors, loop iterations or time).
+
+    Raised before the allocation wherever the size is known in advance; the message names
+    the node or input and the limit, and how to raise it.
     """

@@ -19,7 +19,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from . import dtypes
+from . import dtypes, paths
 from .errors import FormatError, NotFoundError, TensorloupeError
 
 SAVED_MODEL_PB = "saved_model.pb"
@@ -35,8 +35,10 @@ _TYPE_SPEC_CLASS_NAMES = {
 }
 
 
-def open_saved_model(path) -> "SavedModel":
-    """Open a SavedModel by its directory or its saved_model.pb / saved_model.pbtxt file."""
+def open_saved_model(path, verify: bool | None = None) -> "SavedModel":
+    """Open a SavedModel by its directory or its saved_model.pb / saved_model.pbtxt file.
+
+    ``verify`` is given to its variables checkpoint (False: read damaged data anyway)."""
     path = Path(os.fspath(path))
     if not path.exists():
         raise NotFoundError("no such file or directory", path)
@@ -60,7 +62,9 @@ def open_saved_model(path) -> "SavedModel":
         proto_file = path
         directory = path.parent
     proto = _read_saved_model_proto(proto_file)
-    return SavedModel(directory, proto_file, proto)
+    sm = SavedModel(directory, proto_file, proto)
+    sm.verify = verify
+    return sm
 
 
 def _read_saved_model_proto(proto_file: Path):
@@ -84,9 +88,9 @@ def _read_saved_model_proto(proto_file: Path):
                               proto_file, exc.start) from None
         # Expanded Any fields name TensorFlow's proto package; ours is `tensorloupe`.
         text = text.replace("type.googleapis.com/tensorflow.", "type.googleapis.com/tensorloupe.")
+        from tensorloupe.protos.text import parse_bounded
         try:
-            text_format.Parse(text, proto, allow_unknown_field=True,
-                              allow_unknown_extension=True)
+            parse_bounded(text, proto, allow_unknown_field=True, allow_unknown_extension=True)
         except text_format.ParseError as exc:
             raise FormatError(f"not a text-format SavedModel ({exc})", proto_file) from None
     else:
@@ -200,17 +204,33 @@ class SavedModel:
 
     @cached_property
     def assets(self) -> list[Path]:
-        """Files under assets/, sorted by relative path."""
-        return _list_files(self.path / "assets")
+        """Files under assets/, sorted by relative path. A symlink that leads out of the
+        model is left out (see ``refused_files``)."""
+        return self._listing(paths.ASSETS)[0]
 
     @cached_property
     def assets_extra(self) -> list[Path]:
-        """Files under assets.extra/ (not managed by SavedModel), sorted."""
-        return _list_files(self.path / "assets.extra")
+        """Files under assets.extra/ (not managed by SavedModel), sorted, as ``assets``."""
+        return self._listing(paths.ASSETS_EXTRA)[0]
+
+    @property
+    def refused_files(self) -> list[tuple[Path, str]]:
+        """(path, where it really points) of each file under assets/ or assets.extra/ that
+        resolves outside them: listed nowhere else, and never read."""
+        return self._listing(paths.ASSETS)[1] + self._listing(paths.ASSETS_EXTRA)[1]
+
+    def _listing(self, name: str):
+        cache = self.__dict__.setdefault("_listings", {})
+        if name not in cache:
+            cache[name] = paths.list_inside(self.path / name,
+                                            os.path.join(paths.real(self.path), name))
+        return cache[name]
 
     @property
     def variables_prefix(self) -> Path:
-        return self.path / "variables" / "variables"
+        """``variables/variables``; OutsideModelError when its index or a data shard leads
+        out of variables/ (a symlink), so that nothing reads it."""
+        return Path(paths.variables_prefix(self.path))
 
     def run_signature(self, key: str, inputs: dict, tags=None, **options) -> dict:
         """Run a signature with the numpy engine (see core.engine.session.run_signature)."""
@@ -222,14 +242,17 @@ class SavedModel:
         from .engine.session import run_saved_model
         return run_saved_model(self, fetches, feeds, tags, **options)
 
+    verify: bool | None = None  # checksum checks of the variables' reads (None: the default)
+
     @cached_property
     def variables(self):
         """The variables/ checkpoint opened with core.open_checkpoint, or None when absent."""
         prefix = self.variables_prefix
-        if not Path(str(prefix) + ".index").is_file():
+        from .checkpoint.v1 import is_v1_prefix
+        if not (Path(str(prefix) + ".index").is_file() or is_v1_prefix(prefix)):
             return None
         from .checkpoint import open_checkpoint
-        return open_checkpoint(prefix)
+        return open_checkpoint(prefix, verify=self.verify)
 
     def summary(self) -> dict:
         """Counts over the whole SavedModel: meta graphs, signatures, nodes, functions, ops,
@@ -312,17 +335,6 @@ def variable_totals(mg, reader) -> tuple[int, int, int]:
         params += n
         nbytes += int(reader.nbytes(key))
     return count, params, nbytes
-
-
-def _list_files(root: Path) -> list[Path]:
-    if not root.is_dir():
-        return []
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            out.append(Path(dirpath) / name)
-    return sorted(out)
 
 
 def _tree_size(root: Path) -> int:
@@ -408,8 +420,13 @@ class MetaGraph:
 
     @property
     def asset_file_defs(self) -> list["AssetFile"]:
-        """Asset tensors with the file each names, resolved under the SavedModel's assets/."""
-        root = self.saved_model.path / "assets" if self.saved_model else None
+        """Asset tensors with the file each names, resolved under the SavedModel's assets/.
+
+        An asset whose file resolves outside assets/ and assets.extra/ (an absolute or
+        ``..`` name, a symlink out) keeps the path TensorFlow would open, for showing, and
+        carries the refusal in ``error``; the other assets are unaffected.
+        """
+        model = self.saved_model.path if self.saved_model else None
         out = []
         defs = list(self.proto.asset_file_def)
         if not defs and "saved_model_assets" in self.proto.collection_def:
@@ -429,8 +446,13 @@ class MetaGraph:
                                       ) from None
                 defs.append(a)
         for a in defs:
-            path = root / a.filename if root is not None else None
-            out.append(AssetFile(a.tensor_info.name, a.filename, path))
+            path = error = None
+            if model is not None:
+                try:
+                    path = paths.asset_path(model, a.filename)
+                except paths.OutsideModelError as exc:
+                    path, error = model / paths.ASSETS / a.filename, exc.message
+            out.append(AssetFile(a.tensor_info.name, a.filename, path, error))
         return out
 
     @property
@@ -450,10 +472,12 @@ class MetaGraph:
         root = og.nodes[0]
         children = sorted(((c.local_name, c.node_id) for c in root.children),
                           key=lambda item: item[0])
+        source = self.saved_model.file if self.saved_model else None
         for local_name, node_id in children:
-            if node_id >= len(og.nodes):
-                raise FormatError(f"object graph child {local_name!r} points at missing node "
-                                  f"{node_id}")
+            if not 0 <= node_id < len(og.nodes):
+                raise FormatError(f"object graph child {local_name!r} points at node "
+                                  f"{node_id}, but the graph has nodes 0 to {len(og.nodes) - 1}",
+                                  source)
             node = og.nodes[node_id]
             kind = node.WhichOneof("kind")
             if kind == "function":
@@ -466,14 +490,16 @@ class MetaGraph:
                     cf = og.concrete_functions.get(name)
                     if cf is None:
                         continue
-                    options.append(_option_from_signature(name, cf.canonicalized_input_signature))
+                    options.append(_option_from_signature(name, cf.canonicalized_input_signature,
+                                                          source))
                 out.append(FunctionListing(local_name, "function", options))
             elif kind == "bare_concrete_function":
                 bare = node.bare_concrete_function
                 name = bare.concrete_function_name
                 cf = og.concrete_functions.get(name)
                 if cf is not None:
-                    option = _option_from_signature(name, cf.canonicalized_input_signature)
+                    option = _option_from_signature(name, cf.canonicalized_input_signature,
+                                                    source)
                 else:
                     option = ConcreteOption(name, list(bare.argument_keywords), {})
                 out.append(FunctionListing(local_name, "bare_concrete_function", [option]))
@@ -561,8 +587,10 @@ def _load_order(library) -> dict[str, int]:
     return order
 
 
-class AssetFile(collections.namedtuple("AssetFile", "tensor_name filename path")):
-    """An asset tensor of the graph and the file it is fed with."""
+class AssetFile(collections.namedtuple("AssetFile", "tensor_name filename path error",
+                                       defaults=(None,))):
+    """An asset tensor of the graph and the file it is fed with. ``error`` says why the
+    file is refused (it resolves outside the model), else None."""
 
 
 class FunctionListing(collections.namedtuple("FunctionListing", "name kind options")):
@@ -575,13 +603,25 @@ class ConcreteOption(collections.namedtuple("ConcreteOption", "concrete_name arg
     (TensorSpecValue for tensors, Python values for the rest)."""
 
 
-def _option_from_signature(name: str, structured) -> ConcreteOption:
+def _option_from_signature(name: str, structured, source=None) -> ConcreteOption:
     value = decode_structured_value(structured)
     if isinstance(value, tuple) and len(value) == 2:
         args, kwargs = value
-        return ConcreteOption(name, list(args) if args is not None else [],
-                              kwargs if isinstance(kwargs, dict) else {})
+        # TensorFlow stores (args tuple, kwargs dict); anything else cannot be called.
+        if args is not None and not isinstance(args, (list, tuple)):
+            raise FormatError(f"concrete function {name!r}: its input signature gives the "
+                              f"positional arguments as {_kind_text(args)}, not a tuple",
+                              source)
+        if kwargs is not None and not isinstance(kwargs, dict):
+            raise FormatError(f"concrete function {name!r}: its input signature gives the "
+                              f"keyword arguments as {_kind_text(kwargs)}, not a dict", source)
+        return ConcreteOption(name, list(args) if args is not None else [], kwargs or {})
     return ConcreteOption(name, [], {})
+
+
+def _kind_text(value) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
 class Signature:

@@ -17,6 +17,7 @@ from tensorloupe.core.errors import InputError
 from . import nodes as N
 from .panels import registry
 from .panels.base import Panel
+from .panels.compare.host import CompareHost
 from .panels.graph import GraphHost
 from .panels.summary import SummaryPanel
 from .panels.tensor import TensorPanel
@@ -41,15 +42,17 @@ class MainWindow(QMainWindow):
         self.proxy.setSourceModel(self.model)
         self._panels: dict[type, Panel] = {}
         self._menus: dict[str, QMenu] = {}
-        self.compare_windows: list[QWidget] = []  # open comparison windows, kept alive here
+        self._tree_menu_providers: list = []  # see add_tree_menu_provider
         self._view_choice: dict[str, str] = {}  # node kind -> name of the panel the user chose
         self._select_when_loaded: str | None = None  # path whose document gets the selection
         self._remembered_pending: set[str] = set()  # in Open Recent until they fail to open
         self._last_selected = QPersistentModelIndex()  # source index; a filter may hide it
         self._filtering = False   # the filter is moving the current row, not the person
         self.graph_host = GraphHost(self)
+        self.compare_host = CompareHost(self)  # comparisons as tabs beside the browser
         self._build()
         self.graph_host.install()
+        self.compare_host.install()
         self.model.document_loaded.connect(self._on_document_loaded)
         self.model.children_loaded.connect(self._on_children_loaded)
         tracker.changed.connect(self._update_status)
@@ -114,7 +117,7 @@ class MainWindow(QMainWindow):
 
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(left)
-        self.splitter.addWidget(self.graph_host.wrap(self.panels))
+        self.splitter.addWidget(self.compare_host.wrap(self.graph_host.wrap(self.panels)))
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([660, 740])
@@ -166,8 +169,14 @@ class MainWindow(QMainWindow):
                                     triggered=lambda: ask_compare(self)))
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        file_menu.addAction(QAction("&Close Document", self, shortcut=QKeySequence.Close,
-                                    triggered=self.close_current_document))
+        close = QAction("&Close Document", self, triggered=self.close_current_document)
+        # Ctrl+W on every platform (some have only Ctrl+F4 as their Close); with a comparison
+        # tab showing it closes that tab.
+        close_keys = QKeySequence.keyBindings(QKeySequence.Close)
+        if QKeySequence("Ctrl+W") not in close_keys:
+            close_keys.append(QKeySequence("Ctrl+W"))
+        close.setShortcuts(close_keys)
+        file_menu.addAction(close)
         file_menu.addSeparator()
         file_menu.addAction(QAction("&Quit", self, shortcut=QKeySequence.Quit,
                                     triggered=self.close))
@@ -258,7 +267,9 @@ class MainWindow(QMainWindow):
 
     def search_box(self) -> QLineEdit:
         """The search box Find goes to: the one of the view that shows, else the tree's filter."""
-        box = None
+        box = self.compare_host.search_box()
+        if box is not None:
+            return box
         if self.graph_host.outer.currentIndex() == 1:
             box = self.graph_host.side_tab.search_box()
         else:
@@ -274,11 +285,15 @@ class MainWindow(QMainWindow):
 
     def switch_tab(self, step: int) -> None:
         """Ctrl+PgDown / Ctrl+PgUp: the next or previous tab of what shows on the right."""
+        bar = self.compare_host.switch_bar()
         panel = self.current_panel()
         tabs = panel.tab_host() if isinstance(panel, Panel) else None
-        bar = tabs.tabBar() if tabs is not None and tabs.isVisible() else None
+        if bar is None and tabs is not None and tabs.isVisible():
+            bar = tabs.tabBar()
         if bar is None and self.graph_host.outer.tabBar().isVisible():
             bar = self.graph_host.outer.tabBar()
+        if bar is None or bar.count() < 2:
+            bar = self.compare_host.tabs.tabBar()  # from the browser to the comparisons
         if bar is None or bar.count() < 2:
             return
         bar.setCurrentIndex((bar.currentIndex() + step) % bar.count())
@@ -332,6 +347,8 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def close_current_document(self) -> None:
+        if self.compare_host.close_current():  # Ctrl+W on a comparison closes its tab
+            return
         index = self.current_source_index()
         if not index.isValid():
             return
@@ -443,6 +460,7 @@ class MainWindow(QMainWindow):
             self.panels.addWidget(panel)
             if isinstance(panel, SummaryPanel):
                 panel.verified.connect(self._mark_problems)
+                panel.compare_requested.connect(self.compare)
             if isinstance(panel, TensorPanel):
                 panel.damaged.connect(self._mark_problems)
             self.graph_host.panel_created(panel)
@@ -493,6 +511,21 @@ class MainWindow(QMainWindow):
         self.view_selector.setCurrentIndex(row)
         self._on_view_chosen(row)
         return self.current_panel()
+
+    # ------------------------------------------------------------------ extension hooks
+    def add_tree_menu_provider(self, provider) -> None:
+        """Add entries to the tree's context menu: ``provider(menu, node)`` is called with the
+        QMenu being built and the item under the cursor, after the built-in entries."""
+        self._tree_menu_providers.append(provider)
+
+    def fill_tree_menu(self, menu: QMenu, node) -> None:
+        """Let every provider add its entries (called by whoever builds the tree's menu)."""
+        for provider in self._tree_menu_providers:
+            provider(menu, node)
+
+    def compare(self, paths) -> None:
+        """Compare checkpoints in a tab: two paths a pair, a directory or more a series."""
+        self.compare_host.open(paths)
 
     def current_panel(self):
         return self.panels.currentWidget()

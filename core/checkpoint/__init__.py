@@ -8,7 +8,13 @@
 
 ``open_checkpoint`` accepts a prefix, its ``.index``, ``.data-*`` or TF1 ``.meta`` file,
 a training directory (the latest checkpoint its ``checkpoint`` file names, or the only
-``.index`` in it), or a SavedModel directory (its ``variables/variables``).
+``.index`` in it), or a SavedModel directory (its ``variables/variables``). V1 checkpoints
+(``Saver(write_version=V1)``: a file, or shards named by a pattern such as
+``model.ckpt-?????-of-00002``) open as a ``v1.V1CheckpointReader``, same interface.
+
+Reads check each tensor's crc32c (once) and raise DataLossError on damage; pass
+``verify=False`` to read damaged data on purpose, or wrap code whose readers are opened
+for it (a run's restore) in ``with verification(False):``.
 """
 from __future__ import annotations
 
@@ -16,11 +22,13 @@ import os
 import re
 
 from ..errors import NotFoundError
-from .bundle import CheckpointReader, Entry, Header, Problem
+from .bundle import (CheckpointReader, ChecksumStats, Entry, Header, Problem, verification,
+                     verifies_by_default)
 from .state import latest_checkpoint, read_state, training_run
 
-__all__ = ["open_checkpoint", "find_prefix", "CheckpointReader", "Entry", "Header", "Problem",
-           "read_state", "latest_checkpoint", "training_run"]
+__all__ = ["open_checkpoint", "find_prefix", "CheckpointReader", "ChecksumStats", "Entry",
+           "Header", "Problem", "read_state", "latest_checkpoint", "training_run",
+           "verification", "verifies_by_default"]
 
 _DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
 
@@ -31,13 +39,16 @@ def _prefix_in_directory(directory: str) -> str:
     if state is not None and state.model_checkpoint_path:
         if os.path.isfile(state.model_checkpoint_path + ".index"):
             return state.model_checkpoint_path
+        if _is_v1(state.model_checkpoint_path):
+            return state.model_checkpoint_path
         raise NotFoundError(
             f"the checkpoint state file names {state.model_checkpoint_path!r}, but "
             f"{state.model_checkpoint_path}.index does not exist", directory)
     looked.append("a 'checkpoint' state file")
     saved_model_vars = os.path.join(directory, "variables", "variables")
-    if os.path.isfile(saved_model_vars + ".index"):
-        return saved_model_vars
+    if os.path.isfile(saved_model_vars + ".index") or _is_v1(saved_model_vars):
+        from ..paths import variables_prefix
+        return variables_prefix(directory)  # refused if one of its files leads out of variables/
     looked.append("variables/variables.index")
     indexes = sorted(n for n in os.listdir(directory) if n.endswith(".index"))
     if len(indexes) == 1:
@@ -61,6 +72,8 @@ def find_prefix(path: str | os.PathLike) -> str:
     for suffix in (".index", ".meta"):
         if path.endswith(suffix) and os.path.isfile(path[:-len(suffix)] + ".index"):
             return path[:-len(suffix)]
+    if path.endswith(".meta") and _is_v1(path[:-len(".meta")]):
+        return path[:-len(".meta")]
     if _DATA_SUFFIX.search(path):
         prefix = _DATA_SUFFIX.sub("", path)
         if os.path.isfile(prefix + ".index"):
@@ -71,16 +84,32 @@ def find_prefix(path: str | os.PathLike) -> str:
     if os.path.isfile(path):
         # Some other file: read it as an index, which says clearly what is wrong with it.
         return path
+    if _is_v1(path):  # the prefix of V1 shards, or TensorFlow's pattern for them
+        return path
     raise NotFoundError(f"no checkpoint here (looked for {path}.index, and for {path} as an "
                         f".index/.data file or a directory)", path)
 
 
-def open_checkpoint(path: str | os.PathLike) -> CheckpointReader:
-    """Open a checkpoint lazily: only the index is read."""
+def open_checkpoint(path: str | os.PathLike, verify: bool | None = None) -> CheckpointReader:
+    """Open a checkpoint lazily: only the index is read.
+
+    ``verify``: check each tensor's crc32c on its first read (None: as ``verification()``
+    says, which is yes unless turned off); False reads damaged data without complaint.
+    """
     prefix = find_prefix(path)
+    if not os.path.isfile(prefix + ".index") and _is_v1(prefix):
+        from .v1 import V1CheckpointReader
+        return V1CheckpointReader(prefix, verify=verify)
     if not os.path.isfile(prefix + ".index") and os.path.isfile(prefix):
         return _reader_for_index_file(prefix)
-    return CheckpointReader(prefix)
+    return CheckpointReader(prefix, verify=verify)
+
+
+def _is_v1(path: str) -> bool:
+    """Whether ``path`` is a V1 checkpoint: a file whose table holds SavedTensorSlices, its
+    shards (PREFIX-?????-of-NNNNN) or TensorFlow's pattern for them (v1.py)."""
+    from .v1 import is_v1_prefix
+    return is_v1_prefix(path)
 
 
 def _reader_for_index_file(path: str) -> CheckpointReader:

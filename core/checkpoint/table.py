@@ -23,7 +23,7 @@ import struct
 
 import google_crc32c
 
-from ..errors import FormatError, NotFoundError
+from ..errors import ChecksumError, FormatError, NotFoundError
 
 FOOTER_SIZE = 48
 MAGIC = 0xDB4775248B80FB57
@@ -43,6 +43,48 @@ def mask_crc(crc: int) -> int:
 def unmask_crc(masked: int) -> int:
     rot = (masked - _MASK_DELTA) & 0xFFFFFFFF
     return ((rot >> 17) | (rot << 15)) & 0xFFFFFFFF
+
+
+# crc32c of a concatenation from the crcs of its pieces (zlib's crc32_combine, with the
+# Castagnoli polynomial): pieces of one tensor checksummed on different threads are joined
+# without reading their bytes again. Arithmetic is on polynomials over GF(2) modulo P,
+# bit-reflected as the crc itself is.
+_CRC32C_POLY = 0x82F63B78
+
+
+def _multmodp(a: int, b: int) -> int:
+    """a(x) * b(x) modulo P(x)."""
+    m = 1 << 31
+    p = 0
+    while True:
+        if a & m:
+            p ^= b
+            if not a & (m - 1):
+                return p
+        m >>= 1
+        b = (b >> 1) ^ _CRC32C_POLY if b & 1 else b >> 1
+
+
+def _x2n_table() -> list[int]:
+    table = [1 << 30]  # x^1
+    for _ in range(31):
+        table.append(_multmodp(table[-1], table[-1]))  # x^(2^(n+1)) = (x^(2^n))^2
+    return table
+
+
+_X2N = _x2n_table()
+
+
+def crc32c_combine(crc_a: int, crc_b: int, length_b: int) -> int:
+    """crc32c of A + B from crc32c(A), crc32c(B) and len(B) (in bytes)."""
+    p = 1 << 31  # x^0
+    n, k = length_b, 3  # x^(8 * length_b): 2^3 per byte
+    while n:
+        if n & 1:
+            p = _multmodp(_X2N[k & 31], p)
+        n >>= 1
+        k += 1
+    return _multmodp(p, crc_a) ^ crc_b
 
 
 def read_varint(buf, pos: int, limit: int, path, base: int = 0, what: str = "varint",
@@ -133,7 +175,7 @@ class Table:
         stored = struct.unpack_from("<I", self._data, offset + size + 1)[0]
         actual = google_crc32c.extend(google_crc32c.value(raw), bytes((kind,)))
         if unmask_crc(stored) != actual:
-            raise FormatError(f"corrupt table: {what} checksum mismatch", path, offset + size + 1)
+            raise ChecksumError(f"corrupt table: {what} checksum mismatch", path, offset + size + 1)
         if kind == NO_COMPRESSION:
             return raw
         if kind == SNAPPY_COMPRESSION:

@@ -6,9 +6,15 @@
     tensorloupe diff --series DIR        the checkpoints a training directory's `checkpoint` names
 
 Options: ``--top N`` rows per table, ``--filter GLOB`` (repeatable) on readable names or keys,
-``--all`` (identical variables and bookkeeping such as save_counter too), ``--json``,
+``--rank-by rms|relative|max_abs`` (what "most changed" means; RMS change by default),
+``--all`` (identical variables too), ``--json``,
 ``--strip-prefix P`` / ``--replace-prefix OLD=NEW`` / ``--map FILE`` for renamed variables,
-``--verify`` (check the crc32c of every tensor compared), ``--jobs N``.
+``--no-verify`` (measure variables whose stored crc32c does not match instead of listing them
+under 'Failed'; checks are on by default, ``--verify`` is still accepted), ``--jobs N``.
+
+Counters (global_step, the optimizer's iterations, save_counter) are compared like everything
+else, but listed by value on a line of their own (``Counters: global_step 0 -> 10``) rather
+than ranked; other one-element variables show their two values in the NOTE column.
 
 Exit status as diff(1): 0 identical, 1 different, 2 trouble (including variables that could
 not be read; the rest is still compared and printed).
@@ -19,9 +25,10 @@ import json
 import math
 import sys
 
-from ..compare import (CHANGED, DTYPE_CHANGED, IDENTICAL, MODEL, ONLY_A, ONLY_B,
-                       OPTIMIZER, OTHER, SHAPE_CHANGED, Comparison, KeyMap, Series, compare,
-                       compare_series, parse_replace)
+from ..compare import (CHANGED, DTYPE_CHANGED, IDENTICAL, MEASURE_HELP, MEASURE_TITLES, MODEL,
+                       ONLY_A, ONLY_B, OPTIMIZER, OTHER, RANK_MEASURES, RMS, SHAPE_CHANGED,
+                       Comparison, KeyMap, Series, compare, compare_series, format_measure,
+                       format_values, parse_replace)
 from ..errors import InputError
 
 _SPARK = "▁▂▃▄▅▆▇█"
@@ -36,8 +43,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--top", type=int, metavar="N", help="at most N rows per table")
     parser.add_argument("--filter", action="append", metavar="GLOB", default=[],
                         help="only variables whose readable name or key matches (repeatable)")
+    parser.add_argument("--rank-by", "--rank_by", dest="rank_by", choices=RANK_MEASURES,
+                        default=RMS,
+                        help="what 'most changed' means: rms (the default) = RMS(B-A) / "
+                             "max(RMS(A), RMS(B)), 0 when equal, at most 200%%, finite for "
+                             "variables that start at zero; relative = ||B-A|| / ||A|| "
+                             "(infinite when A is zero); max_abs = the largest |B-A|")
     parser.add_argument("--all", action="store_true",
-                        help="also list identical variables and bookkeeping tensors")
+                        help="also list identical variables")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--map", metavar="FILE",
                         help='JSON mapping of renamed variables: {"name in A": "name in B"}')
@@ -45,8 +58,12 @@ def add_arguments(parser) -> None:
                         help="remove PREFIX from names on both sides before aligning (repeatable)")
     parser.add_argument("--replace-prefix", action="append", default=[], metavar="OLD=NEW",
                         help="rewrite the prefix OLD as NEW before aligning (repeatable)")
-    parser.add_argument("--verify", action="store_true",
-                        help="check the crc32c of every tensor compared")
+    checks = parser.add_mutually_exclusive_group()
+    checks.add_argument("--verify", action="store_true",
+                        help="check the crc32c of every tensor compared (the default)")
+    checks.add_argument("--no-verify", dest="no_verify", action="store_true",
+                        help="compare variables whose stored crc32c does not match instead of "
+                             "failing them (damaged data; for forensic looks only)")
     parser.add_argument("--jobs", type=int, metavar="N", help="threads to use (default: cores)")
 
 
@@ -84,20 +101,25 @@ def main(args) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise InputError("--jobs wants a positive number")
     keymap = _keymap(args)
-    options = dict(keymap=keymap, name_filter=args.filter or None, include_other=args.all,
-                   verify=args.verify, workers=args.jobs)
+    unchecked = getattr(args, "no_verify", False)
+    options = dict(keymap=keymap, name_filter=args.filter or None,
+                   verify=False if unchecked else (True if args.verify else None),
+                   workers=args.jobs)
     progress = _Progress()
+    from ..checkpoint import verification
     try:
-        if args.series:
-            if args.paths:
-                raise InputError("give either --series DIR or checkpoint paths, not both")
-            result = compare_series(args.series, progress=progress, **options)
-        elif len(args.paths) == 2:
-            result = compare(args.paths[0], args.paths[1], progress=progress, **options)
-        elif len(args.paths) > 2:
-            result = compare_series(args.paths, progress=progress, **options)
-        else:
-            raise InputError("give two checkpoints to compare (or more, or --series DIR)")
+        # The readers a comparison opens (their object graphs too) check as asked.
+        with verification(not unchecked):
+            if args.series:
+                if args.paths:
+                    raise InputError("give either --series DIR or checkpoint paths, not both")
+                result = compare_series(args.series, progress=progress, **options)
+            elif len(args.paths) == 2:
+                result = compare(args.paths[0], args.paths[1], progress=progress, **options)
+            elif len(args.paths) > 2:
+                result = compare_series(args.paths, progress=progress, **options)
+            else:
+                raise InputError("give two checkpoints to compare (or more, or --series DIR)")
     finally:
         progress.clear()
     if isinstance(result, Series):
@@ -106,10 +128,13 @@ def main(args) -> int:
         comparisons = [result]
     if args.filter and not any(c.variables for c in comparisons):
         raise InputError(f"no variable matches --filter {' '.join(args.filter)}")
+    rank_by = getattr(args, "rank_by", RMS)
     if isinstance(result, Series):
-        text = json.dumps(result.to_dict(), indent=1) if args.json else _series_text(result, args)
+        text = json.dumps(result.to_dict(rank_by), indent=1) if args.json \
+            else _series_text(result, args)
     else:
-        text = json.dumps(result.to_dict(), indent=1) if args.json else _pair_text(result, args)
+        text = json.dumps(result.to_dict(rank_by), indent=1) if args.json \
+            else _pair_text(result, args)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     failures = {v.name for c in comparisons for v in c.failures}
     if failures:
@@ -157,8 +182,19 @@ def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[s
     return [line(headers)] + [line(r) for r in rows]
 
 
+def _rank(args) -> str:
+    return getattr(args, "rank_by", RMS)
+
+
+def _ranked_line(args) -> str:
+    rank_by = _rank(args)
+    return f"Ranked by {MEASURE_TITLES[rank_by]} ({MEASURE_HELP[rank_by]})."
+
+
 def _note(v) -> str:
     notes = []
+    if v.is_scalar and v.status != IDENTICAL:
+        notes.append(format_values(v))
     if v.status == DTYPE_CHANGED:
         notes.append(f"dtype {v.dtype_a} -> {v.dtype_b}")
     if v.name_b:
@@ -174,10 +210,23 @@ def _note(v) -> str:
 def _variable_rows(variables, top) -> list[list[str]]:
     rows = []
     for v in variables[:top] if top else variables:
-        rows.append([v.name, v.layer, _shape(v.shape_a), v.dtype_a or "-", _pct(v.rel_change),
-                     _num(v.max_abs_diff), _num(v.cosine) if v.cosine is not None else "-",
-                     _fraction(v), _note(v)])
+        rows.append([v.name, v.layer, _shape(v.shape_a), v.dtype_a or "-", _pct(v.rms_change),
+                     _pct(v.rel_change), _num(v.max_abs_diff),
+                     _num(v.cosine) if v.cosine is not None else "-", _fraction(v), _note(v)])
     return rows
+
+
+def _counters_line(comparison: Comparison) -> str | None:
+    counters = comparison.counters()
+    if not counters:
+        return None
+    def one(v) -> str:
+        text = f"{v.name} {format_values(v)}"
+        if v.status == DTYPE_CHANGED:
+            retyped = f"dtype {v.dtype_a} -> {v.dtype_b}"
+            text = text[:-1] + f"; {retyped})" if text.endswith(")") else f"{text} ({retyped})"
+        return text
+    return "Counters: " + ", ".join(one(v) for v in counters)
 
 
 def _pair_text(result: Comparison, args) -> str:
@@ -187,14 +236,22 @@ def _pair_text(result: Comparison, args) -> str:
     lines.append(f"{len(result.variables)} variables: " + (", ".join(parts) or "none"))
     if result.identical and result.variables:
         lines.append("The checkpoints are identical.")
+    counters = _counters_line(result)
+    if counters:
+        lines.append(counters)
+    ranked = False
     for group in (MODEL, OPTIMIZER, OTHER):
-        members = [v for v in result.sorted(group)
-                   if v.status in (CHANGED, DTYPE_CHANGED) or (args.all and v.status == IDENTICAL)]
+        members = [v for v in result.sorted(group, _rank(args)) if not v.is_counter and (
+            v.status in (CHANGED, DTYPE_CHANGED) or (args.all and v.status == IDENTICAL))]
         if not members:
             continue
+        if not ranked:
+            lines.append(_ranked_line(args))
+            ranked = True
         lines += ["", f"{_GROUP_TITLES[group]}, most changed first:"]
-        lines += _table(["NAME", "LAYER", "SHAPE", "DTYPE", "REL.CHANGE", "MAX|B-A|", "COSINE",
-                         "CHANGED", "NOTE"], _variable_rows(members, args.top), {4, 5, 6, 7})
+        lines += _table(["NAME", "LAYER", "SHAPE", "DTYPE", "RMS.CHANGE", "REL.CHANGE", "MAX|B-A|",
+                         "COSINE", "CHANGED", "NOTE"], _variable_rows(members, args.top),
+                        {4, 5, 6, 7, 8})
         if args.top and len(members) > args.top:
             lines.append(f"  ... {len(members) - args.top} more")
     for status, title in ((ONLY_A, "Only in A"), (ONLY_B, "Only in B")):
@@ -216,15 +273,17 @@ def _pair_text(result: Comparison, args) -> str:
         lines += ["", "Failed:"]
         lines += [f"  {v.name}: {v.error}" for v in failed]
     for group in (MODEL, OPTIMIZER):
-        layers = [s for s in result.layers(group) if args.all or s.changed_variables]
+        layers = [s for s in result.layers(group, rank_by=_rank(args))
+                  if args.all or s.changed_variables]
         if not layers:
             continue
         title = "Layers" if group == MODEL else "Optimizer state by layer"
         lines += ["", f"{title}, most changed first:"]
         rows = [[s.layer, str(s.variables), str(s.params), _pct(s.fraction_changed),
-                 _pct(s.rel_change)] for s in (layers[:args.top] if args.top else layers)]
-        lines += _table(["LAYER", "VARIABLES", "PARAMS", "CHANGED", "REL.CHANGE"], rows,
-                        {1, 2, 3, 4})
+                 _pct(s.rms_change), _pct(s.rel_change)]
+                for s in (layers[:args.top] if args.top else layers)]
+        lines += _table(["LAYER", "VARIABLES", "PARAMS", "CHANGED", "RMS.CHANGE", "REL.CHANGE"],
+                        rows, {1, 2, 3, 4, 5})
     return "\n".join(lines)
 
 
@@ -248,22 +307,31 @@ def _series_text(series: Series, args) -> str:
     names = series.names
     label = [f"{n}" for n in names]
     lines = [f"{len(names)} checkpoints, oldest first: " + ", ".join(label)]
+    rank_by = _rank(args)
     last = series.from_first[-1]
     frozen = set(series.frozen(group=None))
+    counters = series.counters()
+    if counters:
+        lines.append("Counters: " + ", ".join(
+            f"{n} " + " -> ".join("?" if x is None else str(x) for x in values)
+            for n, values in counters.items()))
+    lines.append(_ranked_line(args))
     for group in (MODEL, OPTIMIZER, OTHER):
-        members = [v for v in last.sorted(group)
-                   if args.all or v.name not in frozen]
+        members = [v for v in last.sorted(group, rank_by)
+                   if not v.is_counter and (args.all or v.name not in frozen)]
         if not members:
             continue
         rows = []
         for v in members[:args.top] if args.top else members:
-            drift = series.drift(v.name)
+            drift = series.drift(v.name, rank_by)
             steps = drift["step"][1:]
             known = [(s, i) for i, s in enumerate(steps, start=1)
                      if s is not None and not math.isnan(s)]
             biggest = max(known) if known else None
-            rows.append([v.name, _shape(v.shape_a), _pct(drift["from_first"][-1]),
-                         f"{_pct(biggest[0])} at {names[biggest[1]]}" if biggest else "-",
+            rows.append([v.name, _shape(v.shape_a),
+                         format_measure(drift["from_first"][-1], rank_by),
+                         f"{format_measure(biggest[0], rank_by)} at {names[biggest[1]]}"
+                         if biggest else "-",
                          _spark(drift["from_first"])])
         lines += ["", f"{_GROUP_TITLES[group]}, most drift from {names[0]} first:"]
         lines += _table(["NAME", "SHAPE", f"FROM {names[0]}", "LARGEST STEP", "DRIFT"], rows,

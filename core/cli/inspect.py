@@ -14,6 +14,11 @@ Every mode ends with ``# Total number of params: N``. Added here: ``--json`` for
 readable output and ``--verify`` to check every entry's crc32c (exit 1 when any is bad).
 The path may also be given as a plain argument, and may be an .index/.data file or a
 directory.
+
+A value whose stored crc32c does not match is never printed: where inspect_checkpoint prints
+TensorFlow's DataLossError after the tensor's heading and stops, this prints the same lines
+up to that heading, then the one-line error on stderr, and exits 2. ``--no-verify`` prints
+the damaged values instead (for forensic looks).
 """
 from __future__ import annotations
 
@@ -79,14 +84,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print machine-readable JSON (keys, dtypes, shapes, readable names; "
                              "values with --tensor_name or --all_tensors)")
-    parser.add_argument("--verify", action="store_true",
+    checks = parser.add_mutually_exclusive_group()
+    checks.add_argument("--verify", action="store_true",
                         help="check every entry's crc32c; exit 1 and list bad entries if any")
+    checks.add_argument("--no-verify", dest="no_verify", action="store_true",
+                        help="print values whose stored crc32c does not match instead of "
+                             "refusing (damaged data; for forensic looks only)")
 
 
 # ---------------------------------------------------------------- text, as TensorFlow prints it
 
 def debug_string(reader) -> str:
     """BundleReader::DebugString: every stored key but the header and partitioned wholes."""
+    if getattr(reader, "format", None) == "v1":  # TensorSliceReader's own listing
+        return reader.debug_string()
     from .. import dtypes
     lines = []
     for entry in reader._raw.values():
@@ -226,7 +237,8 @@ def main(args) -> int:
         print(USAGE)
         return 1
     from ..checkpoint import open_checkpoint
-    with open_checkpoint(file_name) as reader:
+    with open_checkpoint(file_name, verify=False if getattr(args, "no_verify", False) else None) \
+            as reader:
         if args.verify:
             problems = reader.verify()
             if args.json:

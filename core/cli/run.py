@@ -3,7 +3,7 @@
     tensorloupe run --dir D --tag_set serve --signature_def serving_default \\
         [--inputs 'k=f.npy;k2=f.npz[name]'] [--input_exprs 'k=np.ones((2,3))'] \\
         [--input_examples 'k=[{"f":[1.0]}]'] [--outdir DIR [--overwrite]] [--allow_pickle] \\
-        [--trace]
+        [--trace] [--max_memory 2GiB] [--max_iterations N] [--timeout SECONDS]
 
 Same flags and output as saved_model_cli: "Result for output key K:" then the array as
 numpy prints it, outputs sorted by key; --outdir saves K.npy and refuses to overwrite
@@ -11,6 +11,7 @@ unless --overwrite. Values given for the same key by several flags: --input_exam
 over --input_exprs, which wins over --inputs. Differences: pickle files load only with
 --allow_pickle, and --input_exprs accepts a few numpy constructors parsed safely
 (core.safe_expr), never eval'd. --trace adds a table of every node the run executed.
+--max_memory/--max_iterations/--timeout set the run's budget (core.engine.context.Budget).
 """
 from __future__ import annotations
 
@@ -37,6 +38,74 @@ def add_arguments(parser):
                         help="allow --inputs files holding pickled objects (only for files you trust)")
     parser.add_argument("--trace", action="store_true",
                         help="after the results, print every node executed with shapes and times")
+    add_budget_arguments(parser)
+    parser.add_argument("--no-verify", dest="no_verify", action="store_true",
+                        help="restore variables whose stored crc32c does not match instead of "
+                             "refusing (results from damaged data; for forensic looks only)")
+
+
+def add_budget_arguments(parser):
+    """--max_memory, --max_iterations, --timeout: the run's budget (not in saved_model_cli:
+    TensorFlow has no such limits; ours end damaged or hostile models quickly)."""
+    from ..engine.context import DEFAULT_MAX_ITERATIONS, default_max_memory, size_text
+    parser.add_argument(
+        "--max_memory", type=_size_arg, default=None, metavar="SIZE",
+        help="the most memory the run's tensors may take at once, e.g. 2GiB or 512MiB; 0 for "
+             "no limit (default: half the RAM, at most 8 GiB: "
+             f"{size_text(default_max_memory())} here). Also caps --input_exprs values")
+    parser.add_argument(
+        "--max_iterations", type=_count_arg, default=None, metavar="N",
+        help="the most loop iterations the run may make, all loops together (an inner "
+             f"loop's each count); 0 for no limit (default: {DEFAULT_MAX_ITERATIONS})")
+    parser.add_argument(
+        "--timeout", type=_seconds_arg, default=None, metavar="SECONDS",
+        help="stop the run after this many seconds (default: no limit; Ctrl+C stops it at "
+             "any time)")
+
+
+def _size_arg(text: str) -> int:
+    import argparse
+
+    from ..engine.context import parse_size
+    from ..errors import InputError
+    try:
+        return parse_size(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _count_arg(text: str) -> int:
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of iterations")
+    return value
+
+
+def _seconds_arg(text: str) -> float:
+    import argparse
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds")
+    return value
+
+
+def budget_from_args(args):
+    """The :class:`Budget` the flags ask for (defaults where a flag is absent)."""
+    from ..engine.context import Budget
+    b = Budget()
+    memory = getattr(args, "max_memory", None)
+    iterations = getattr(args, "max_iterations", None)
+    timeout = getattr(args, "timeout", None)
+    return Budget(max_memory=b.max_memory if memory is None else memory,
+                  max_iterations=b.max_iterations if iterations is None else iterations,
+                  timeout=timeout or None)
 
 
 # ---------------------------------------------------------------- inputs
@@ -71,9 +140,11 @@ def _split_exprs(text: str, flag: str) -> list[tuple[str, str]]:
     return out
 
 
-def parse_input_exprs(text: str) -> dict:
+def parse_input_exprs(text: str, allowance=None) -> dict:
+    """{key: value}; ``allowance`` (a safe_expr.Allowance) caps the values' bytes together."""
     from ..safe_expr import parse
-    return {key: parse(expr) for key, expr in _split_exprs(text, "--input_exprs")}
+    return {key: parse(expr, allowance=allowance)
+            for key, expr in _split_exprs(text, "--input_exprs")}
 
 
 def parse_input_examples(text: str) -> dict:
@@ -187,14 +258,19 @@ def _load_member(npz, name, filename):
         raise InputError(f"array {name} in {filename} cannot be read: {exc}") from None
 
 
-def load_inputs(args, warn) -> dict:
-    """All input flags merged: --input_examples over --input_exprs over --inputs."""
+def load_inputs(args, warn, budget=None) -> dict:
+    """All input flags merged: --input_examples over --input_exprs over --inputs.
+
+    The --input_exprs values may take the run's memory budget together, no more."""
     from ..errors import InputError
+    from ..safe_expr import Allowance
     if not args.inputs and not args.input_exprs and not args.input_examples:
         raise InputError("At least one of --inputs, --input_exprs or --input_examples must be "
                          "required")
     feeds = load_npy_inputs(parse_inputs_arg(args.inputs), args.allow_pickle, warn)
-    for key, value in parse_input_exprs(args.input_exprs).items():
+    total = (budget or budget_from_args(args)).max_memory
+    allowance = Allowance(total or 1 << 62, "the --input_exprs values together (--max_memory)")
+    for key, value in parse_input_exprs(args.input_exprs, allowance).items():
         if key in feeds:
             warn(f"input_key {key} has been specified with both --inputs and --input_exprs "
                  "options. Value in --input_exprs will be used.")
@@ -209,6 +285,20 @@ def load_inputs(args, warn) -> dict:
 
 # ---------------------------------------------------------------- main
 
+def _checksums_as_asked(main):
+    """Run ``main`` with checksum checks on unless --no-verify: the restore opens its own
+    checkpoint readers, which follow ``verification()``."""
+    import functools
+
+    @functools.wraps(main)
+    def wrapped(args) -> int:
+        from ..checkpoint import verification
+        with verification(not getattr(args, "no_verify", False)):
+            return main(args)
+    return wrapped
+
+
+@_checksums_as_asked
 def main(args) -> int:
     import numpy as np
 
@@ -219,7 +309,8 @@ def main(args) -> int:
     def warn(text):
         print(f"WARNING: {text}", file=sys.stderr)
 
-    feeds = load_inputs(args, warn)
+    budget = budget_from_args(args)
+    feeds = load_inputs(args, warn, budget)
     sm = open_saved_model(args.dir)
     mg = sm.meta_graph(_checked_tags(args.tag_set))
     sig = mg.signature(args.signature_def)
@@ -235,7 +326,8 @@ def main(args) -> int:
         from ..engine.context import Trace
         trace = Trace()
     from ..engine.session import run_signature
-    outputs = run_signature(sm, args.signature_def, feeds, tags=mg.tags, trace=trace)
+    outputs = run_signature(sm, args.signature_def, feeds, tags=mg.tags, trace=trace,
+                            budget=budget)
 
     write = sys.stdout.write
     for key in sorted(outputs):

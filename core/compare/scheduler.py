@@ -3,8 +3,9 @@
 The calling thread aligns the variables, makes each one's views (mapping shards as needed)
 and hands them to the pool in parts; pool threads compute parts (a memcmp first when the
 bytes may be identical, else every metric) and send the results back through a queue, so
-the readers and the results are only touched from the calling thread. Checksums are checked
-at the end, for the variables asked for and those whose bytes and checksums disagree.
+the readers and the results are only touched from the calling thread. Each part is
+checksummed where it is measured, and the parts' checksums are settled with the readers at
+the end (see checksums.py).
 """
 from __future__ import annotations
 
@@ -19,12 +20,12 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..checkpoint.keys import OBJECT_GRAPH_KEY
-from ..errors import Cancelled, TensorloupeError
+from ..errors import Cancelled, TensorloupeError, UnsupportedError
 from . import tuning
 from .align import _group, _layer, _sides, align
-from .checksums import _crc_problem, _entry_crc
+from .checksums import _checks, _entry_crc, _mapped_side, _part_crcs, _settle
 from .keymap import KeyMap
-from .metrics import _Acc, _chunk_nonfinite, _equal_count, _stream, work_dtype
+from .metrics import _Acc, _chunk_nonfinite, _equal_count, _stream, scalar_value, work_dtype
 from .pages import _BLOCK, _drop_ranges, _PageDropper, bytes_equal
 from .readers import _describe, _readers
 from .results import (CHANGED, DTYPE_CHANGED, FAILED, IDENTICAL, ONLY_A, ONLY_B,
@@ -41,22 +42,14 @@ def _dtype_name(dt: np.dtype) -> str:
     return name
 
 
-def _verify_job(job: "_Job", ra, rb, should_stop) -> list[str]:
-    if should_stop():
-        raise Cancelled()
-    v = job.diff
-    return [p for p in (_crc_problem(ra, v.key_a, job.x if job.mapped else None),
-                        _crc_problem(rb, v.key_b, job.y if job.mapped else None)) if p]
-
-
 def _default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
 class _Job:
     """The state of one aligned common variable while its parts are computed."""
-    __slots__ = ("diff", "x", "y", "work", "mapped", "acc", "remaining", "verify", "crc_differ",
-                 "memcmp", "same_parts", "acc_used")
+    __slots__ = ("diff", "x", "y", "work", "mapped", "acc", "remaining", "crc_a", "crc_b",
+                 "part_crcs", "crc_differ", "memcmp", "same_parts", "acc_used")
 
     def __init__(self, diff: VariableDiff):
         self.diff = diff
@@ -65,7 +58,8 @@ class _Job:
         self.mapped = False
         self.acc = _Acc()
         self.remaining = 0
-        self.verify = False
+        self.crc_a = self.crc_b = False  # whose parts get checksummed as they are measured
+        self.part_crcs: dict[int, tuple] = {}  # part start -> (crc A, crc B, bytes)
         self.crc_differ = False
         self.memcmp = False
         self.same_parts: list[tuple[int, int]] = []
@@ -73,21 +67,24 @@ class _Job:
 
 
 def compare(a, b, *, keymap: KeyMap | None = None, name_filter: str | Iterable[str] | None = None,
-            include_other: bool = False, verify: bool = False, workers: int | None = None,
+            include_other: bool = True, verify: bool | None = None,
+            workers: int | None = None,
             progress: Callable[[int, int], None] | None = None,
             cancel: Callable[[], bool] | threading.Event | None = None,
             executor: ThreadPoolExecutor | None = None) -> Comparison:
     """Compare checkpoint ``a`` with ``b`` (paths or open readers).
 
     ``name_filter``: glob(s) on readable names or keys; only matching variables are compared.
-    ``include_other``: also compare bookkeeping tensors (save_counter, global_step; the
-    object graph is never compared). ``verify``: check the crc32c of every tensor compared
-    (without it, damage is still caught when the checksums and the bytes disagree).
+    ``include_other``: compare bookkeeping tensors too (save_counter, global_step; the
+    object graph is never compared); on by default, as a counter that moved is a difference. ``verify``: check the crc32c of every tensor compared
+    (a damaged one fails with the reader's DataLossError message); None does as each reader
+    does (paths are opened checking, unless ``verification(False)`` is in effect), False
+    measures damaged data too (for forensic looks).
     ``progress(done_bytes, total_bytes)`` is called from the calling thread; ``cancel`` (a
     callable or an Event) stops the work between chunks with ``core.errors.Cancelled``.
     Damage limited to some tensors marks those variables FAILED; the rest still compares.
     """
-    with _readers(a, b) as (reader_a, reader_b):
+    with _readers(a, b, verify) as (reader_a, reader_b):
         return _compare(reader_a, reader_b, keymap, name_filter, include_other, verify,
                         workers, progress, cancel, executor)
 
@@ -191,44 +188,48 @@ def _compare(ra, rb, keymap, name_filter, include_other, verify, workers, progre
                               getattr(pool, "_max_workers", None) or _default_workers())
         batch = max(1 << 20, min(tuning.BATCH_BYTES, total // (8 * threads)))
         _run(prepared(), pool, should_stop, report, batch)
-        # Checksums that disagree with the bytes mean damage: equal checksums over different
-        # bytes, or different checksums over equal values. --verify checks every tensor.
-        todo = [j for j in live if j.diff.status != FAILED and (
-            j.verify or (j.memcmp and j.diff.status != IDENTICAL)
-            or (j.crc_differ and j.diff.status == IDENTICAL))]
-        futures = [(j, pool.submit(_verify_job, j, ra, rb, should_stop)) for j in todo]
-        for job, fut in futures:
-            problems = fut.result()
-            if problems:
-                job.diff.status, job.diff.error = FAILED, "; ".join(problems)
+        for job in live:
+            if job.diff.status != FAILED:
+                _settle(job, ra, rb)
     finally:
         if own_pool:
             pool.shutdown(wait=True, cancel_futures=True)
     for job in live:
+        # One-element tensors are shown by value (counters, learning rates), not by norms.
+        if job.diff.status != FAILED and job.work is not None and job.x.shape[0] == 1:
+            job.diff.value_a, job.diff.value_b = scalar_value(job.x), scalar_value(job.y)
         job.x = job.y = None
     if progress is not None:
         progress(total, total)
     return result
 
 
-def _prepare(job: _Job, ra, rb, verify: bool) -> None:
+def _prepare(job: _Job, ra, rb, verify: bool | None) -> None:
     """Both sides as flat arrays (mapped views when possible, else read whole) and the plan."""
     v = job.diff
+    check_a, check_b = _checks(ra, verify), _checks(rb, verify)
     try:
         da, db = ra.dtype(v.key_a), rb.dtype(v.key_b)
         job.work = work_dtype(da, db)
+        job.mapped = False
         if da.kind != "O" and db.kind != "O":
             try:
-                job.x = ra.array(v.key_a).reshape(-1)
-                job.y = rb.array(v.key_b).reshape(-1)
+                # Unchecked views: their parts are checksummed as they are measured.
+                job.x = ra.array(v.key_a, verify=False).reshape(-1)
+                job.y = rb.array(v.key_b, verify=False).reshape(-1)
                 job.mapped = True
-            except TensorloupeError:  # a partitioned variable: reassembled copies
-                job.x = ra.read(v.key_a).reshape(-1)
-                job.y = rb.read(v.key_b).reshape(-1)
-                job.mapped = False
+            except UnsupportedError:  # a partitioned variable: reassembled copies
+                pass
+        if not job.mapped:  # read whole (and checked) by the readers
+            job.x = ra.read(v.key_a, verify=check_a).reshape(-1)
+            job.y = rb.read(v.key_b, verify=check_b).reshape(-1)
+        elif ra.header.endianness == "big" or rb.header.endianness == "big":
+            for reader, key, check in ((ra, v.key_a, check_a), (rb, v.key_b, check_b)):
+                if check:  # swapped below, so checked here over the stored bytes
+                    reader.check(key)
         else:
-            job.x = ra.read(v.key_a).reshape(-1)
-            job.y = rb.read(v.key_b).reshape(-1)
+            job.crc_a = _mapped_side(ra, v.key_a, check_a)
+            job.crc_b = _mapped_side(rb, v.key_b, check_b)
     except TensorloupeError as exc:
         v.status, v.error = FAILED, str(exc)
         job.x = job.y = None
@@ -240,7 +241,6 @@ def _prepare(job: _Job, ra, rb, verify: bool) -> None:
             # A swapped copy is ordinary memory: its pages must never be dropped (that
             # would zero them), and its bytes are not the stored ones.
             job.mapped = False
-    job.verify = verify
     crc_a, crc_b = _entry_crc(ra, v.key_a), _entry_crc(rb, v.key_b)
     job.crc_differ = crc_a is not None and crc_b is not None and crc_a != crc_b
     # With the same dtype, the bytes can only be equal when the stored checksums are.
@@ -385,11 +385,14 @@ def _part_task(job: _Job, part: tuple[int, int], should_stop):
     s, e = part
     x, y = job.x[s:e], job.y[s:e]
     if job.work is None:  # bool / strings: equality only
-        return "eq", _equal_count(x, y)
-    if job.memcmp and bytes_equal(x, y):
-        return "same", None
-    job.acc_used = True
-    return "acc", _stream(x, y, job.work, should_stop, None, job.mapped)
+        result = "eq", _equal_count(x, y)
+    elif job.memcmp and bytes_equal(x, y):
+        result = "same", None
+    else:
+        job.acc_used = True
+        result = "acc", _stream(x, y, job.work, should_stop, None, job.mapped)
+    _part_crcs(job, s, e, same_bytes=result[0] == "same")
+    return result
 
 
 def _norm_task(job: _Job, part: tuple[int, int], should_stop):

@@ -1,5 +1,9 @@
 """A training run compared checkpoint by checkpoint: each one against the next and against
 the first, for drift curves and for spotting variables that never train.
+
+Drift is measured as the rankings are (``results.RANK_MEASURES``, RMS change by default), so
+a variable that starts at zero gets a curve like any other; one-element variables also have
+their value at every checkpoint (``values``), and counters are listed by value.
 """
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from typing import Callable
 
 from ..errors import InputError, NotFoundError, TensorloupeError
 from .keymap import KeyMap
-from .results import IDENTICAL, MODEL, Comparison, VariableDiff, _json_number
+from .results import (IDENTICAL, MODEL, RMS, Comparison, VariableDiff, _json_number,
+                      check_measure)
 from .scheduler import _default_workers, compare
 
 
@@ -30,10 +35,12 @@ class Series:
                 seen.setdefault(v.name, None)
         return list(seen)
 
-    def drift(self, name: str) -> dict:
-        """Per checkpoint: relative change from the first, and from the previous one (index 0: 0)."""
-        first = [0.0] + [_rel(c.get(name)) for c in self.from_first]
-        step = [0.0] + [_rel(c.get(name)) for c in self.consecutive]
+    def drift(self, name: str, rank_by: str = RMS) -> dict:
+        """Per checkpoint: the change (by ``rank_by``) from the first, and from the previous
+        one (index 0: 0), and the norm; None where the variable was not measured."""
+        check_measure(rank_by)
+        first = [0.0] + [_measure(c.get(name), rank_by) for c in self.from_first]
+        step = [0.0] + [_measure(c.get(name), rank_by) for c in self.consecutive]
         norm = [None] * len(self.paths)
         if self.from_first:
             v0 = self.from_first[0].get(name)
@@ -42,6 +49,26 @@ class Series:
             v = c.get(name)
             norm[i] = v.norm_b if v else None
         return {"from_first": first, "step": step, "norm": norm}
+
+    def values(self, name: str) -> list[float | int | None] | None:
+        """A one-element variable's value at every checkpoint (None where unknown), or None
+        when it is not one."""
+        if not self.from_first:
+            return None
+        v0 = self.from_first[0].get(name)
+        out = [v0.value_a if v0 is not None else None]
+        for c in self.from_first:
+            v = c.get(name)
+            out.append(v.value_b if v is not None else None)
+        return out if any(x is not None for x in out) else None
+
+    def counters(self) -> dict[str, list]:
+        """Every counter (global_step, iterations, ...) with its value at each checkpoint."""
+        names: dict[str, None] = {}
+        for c in self.from_first:
+            for v in c.counters():
+                names.setdefault(v.name, None)
+        return {n: self.values(n) for n in names}
 
     def frozen(self, group: str | None = MODEL) -> list[str]:
         """Variables identical in every consecutive pair: never trained (model weights by
@@ -56,20 +83,23 @@ class Series:
         order = self.variable_names()
         return [n for n in order if n in (names or set())]
 
-    def to_dict(self) -> dict:
+    def to_dict(self, rank_by: str = RMS) -> dict:
         return {
             "checkpoints": [{"path": p, "name": n, "step": s}
                             for p, n, s in zip(self.paths, self.names, self.steps)],
+            "rank_by": check_measure(rank_by),
             "frozen": self.frozen(),
-            "drift": {n: {k: [_json_number(x) for x in vals] for k, vals in self.drift(n).items()}
+            "counters": self.counters(),
+            "drift": {n: {k: [_json_number(x) for x in vals]
+                          for k, vals in self.drift(n, rank_by).items()}
                       for n in self.variable_names()},
-            "consecutive": [c.to_dict() for c in self.consecutive],
-            "from_first": [c.to_dict() for c in self.from_first],
+            "consecutive": [c.to_dict(rank_by) for c in self.consecutive],
+            "from_first": [c.to_dict(rank_by) for c in self.from_first],
         }
 
 
-def _rel(v: VariableDiff | None) -> float | None:
-    return None if v is None else v.rel_change
+def _measure(v: VariableDiff | None, rank_by: str) -> float | None:
+    return None if v is None else v.measure(rank_by)
 
 
 def run_checkpoints(directory: str | os.PathLike) -> list[str]:
@@ -82,7 +112,7 @@ def run_checkpoints(directory: str | os.PathLike) -> list[str]:
 
 
 def compare_series(paths: str | os.PathLike | list, *, keymap: KeyMap | None = None,
-                   name_filter=None, include_other: bool = False, verify: bool = False,
+                   name_filter=None, include_other: bool = True, verify: bool | None = None,
                    workers: int | None = None,
                    progress: Callable[[int, int], None] | None = None,
                    cancel=None) -> Series:

@@ -3,6 +3,9 @@
 Give it a ``TensorSource`` (a name, shape, dtype and a function that returns the array, usually
 a memory-mapped view of a checkpoint shard). Loading, statistics, histograms and the values an
 image or plot needs are read in workers; the table reads only the cells on screen.
+
+A tensor whose stored checksum fails is shown as damaged (the error names both checksums),
+its item turns red in the tree (``damaged``), and its values are shown only when asked for.
 """
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QFormLayout
                                QSplitter, QStackedWidget, QToolButton, QVBoxLayout,
                                QWidget)
 
-from tensorloupe.core.errors import UnsupportedError
+from tensorloupe.core.checkpoint import Problem
+from tensorloupe.core.errors import DataLossError, UnsupportedError
 from tensorloupe.core.stats import (COMPLEX_PARTS, TensorStats, compute_histogram, compute_stats,
                         format_bytes, format_count, is_numeric)
 
@@ -49,6 +53,8 @@ class TensorSource:
     title: str = ""                             # readable name, when it differs from ``name``
     details: list[str] = field(default_factory=list)
     nbytes: int | None = None
+    # Reads the values without checking their checksum (for looking at damaged data).
+    unchecked_loader: Callable[[], Any] | None = None
 
     @classmethod
     def from_array(cls, name: str, array, title: str = "", details=None) -> "TensorSource":
@@ -61,13 +67,14 @@ class TensorSource:
         shape = tuple(int(d) for d in reader.shape(key))
         dtype = np.dtype(reader.dtype(key))
 
-        def load():
+        def load(verify=None):
+            checks = {} if verify is None else {"verify": verify}
             if dtype.kind != "O" and hasattr(reader, "array"):
                 try:
-                    return reader.array(key)  # zero-copy memory map
+                    return reader.array(key, **checks)  # zero-copy memory map
                 except UnsupportedError:      # partitioned: reassembled by read()
                     pass
-            return reader.read(key)
+            return reader.read(key, **checks)
 
         nbytes = None
         if hasattr(reader, "nbytes"):
@@ -75,8 +82,9 @@ class TensorSource:
                 nbytes = int(reader.nbytes(key))
             except Exception:  # metadata only; the panel still works without it
                 nbytes = None
+        unchecked = (lambda: load(verify=False)) if hasattr(reader, "checksum_verdict") else None
         return cls(name=key, shape=shape, dtype=dtype, loader=load, title=title,
-                   details=list(details or []), nbytes=nbytes)
+                   details=list(details or []), nbytes=nbytes, unchecked_loader=unchecked)
 
 
 class TensorPanel(Panel):
@@ -98,6 +106,7 @@ class TensorPanel(Panel):
         self.set_source(TensorSource.from_checkpoint(ref.reader, ref.key,
                                                      title=ref.readable or ref.key,
                                                      details=details))
+        self._node = node
         if node.error:  # e.g. a checksum mismatch found by verifying the checkpoint
             self.error_label.setText("This tensor is damaged: " + node.error)
             self.error_label.show()
@@ -107,6 +116,8 @@ class TensorPanel(Panel):
     histogram_ready = Signal(object, object)
     view_ready = Signal(str)
     load_failed = Signal(str)
+    # A tensor's stored checksum failed: ([Problem], its tree node), for the window to mark it.
+    damaged = Signal(object, object)
 
     _preferred_view: str | None = None  # shared by panels: the person's last explicit choice
 
@@ -118,6 +129,8 @@ class TensorPanel(Panel):
         self.stats: TensorStats | None = None
         self.histogram: tuple[np.ndarray, np.ndarray] | None = None
         self.error: str | None = None
+        self.unchecked = False  # showing values whose checksum failed, because asked to
+        self._node = None  # the tree item shown, when the source came from one
         self._complex_part = "abs"
         self._views: list[TensorView] = all_views()
         self._current: TensorView | None = None
@@ -168,6 +181,11 @@ class TensorPanel(Panel):
         self.error_label.setStyleSheet(
             "background: #fdecea; color: #8a1f11; border: 1px solid #f5c6cb; padding: 6px;")
         self.error_label.hide()
+        self.show_anyway = QPushButton("Show the damaged values anyway")
+        self.show_anyway.setToolTip("Read the values without checking their checksum: they "
+                                    "are not what was saved")
+        self.show_anyway.clicked.connect(self.load_unchecked)
+        self.show_anyway.hide()
 
         # View chooser
         self.view_bar = QHBoxLayout()
@@ -270,6 +288,7 @@ class TensorPanel(Panel):
         layout = QVBoxLayout(self)
         layout.addLayout(head)
         layout.addWidget(self.error_label)
+        layout.addWidget(self.show_anyway, 0, Qt.AlignLeft)
         layout.addLayout(self.view_bar)
         layout.addWidget(self.slicer)
         layout.addWidget(self.splitter, 1)
@@ -288,12 +307,15 @@ class TensorPanel(Panel):
         """Show ``source``; its array is loaded in a worker."""
         self.cancel()
         self.source = source
+        self._node = None
+        self.unchecked = False
         self.array = None
         self.info = None
         self.stats = None
         self.histogram = None
         self.error = None
         self.error_label.hide()
+        self.show_anyway.hide()
         self.title.setText(source.title or source.name)
         self.subtitle.setText(self._describe(source))
         self._clear_stats()
@@ -305,6 +327,21 @@ class TensorPanel(Panel):
         self._show_controls(False)
         self.submit(_load, source.loader, slot="load", label=f"Reading {source.name}",
                     on_result=self._on_loaded, on_error=self._on_load_error)
+
+    def load_unchecked(self) -> None:
+        """Read the current tensor again without checking its checksum (damaged values)."""
+        source = self.source
+        if source is None or source.unchecked_loader is None:
+            return
+        node = self._node
+        self.set_source(TensorSource(source.name, source.shape, source.dtype,
+                                     source.unchecked_loader, source.title, source.details,
+                                     source.nbytes))
+        self._node = node
+        self.unchecked = True
+        self.error_label.setText("Damaged data: these values do not match their stored checksum; "
+                                 "they are not what was saved.")
+        self.error_label.show()
 
     def set_array(self, name: str, array, title: str = "") -> None:
         self.set_source(TensorSource.from_array(name, array, title=title))
@@ -365,6 +402,14 @@ class TensorPanel(Panel):
         self.error_label.show()
         self.placeholder.setText("No values to show.")
         self.stack.setCurrentWidget(self.placeholder)
+        if isinstance(exc, DataLossError):
+            self.error_label.setText("This tensor is damaged: its checksum failed. " + self.error)
+            self.placeholder.setText("The stored values do not match their checksum.")
+            self.show_anyway.setVisible(self.source is not None
+                                        and self.source.unchecked_loader is not None)
+            node = self._node
+            if node is not None and isinstance(node.payload, N.TensorRef):
+                self.damaged.emit([Problem(node.payload.key, self.error)], node)
         self.load_failed.emit(self.error)
 
     def _on_loaded(self, array) -> None:

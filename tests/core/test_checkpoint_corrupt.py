@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from tensorloupe.core.checkpoint import open_checkpoint
-from tensorloupe.core.errors import FormatError, NotFoundError, TensorloupeError
+from tensorloupe.core.errors import (ChecksumError, FormatError, NotFoundError,
+                                     TensorloupeError)
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "data" / "checkpoints"
 REPO = Path(__file__).resolve().parents[2]
@@ -215,7 +216,10 @@ def test_flipped_byte_in_data_is_reported_by_verify(tmp_path):
         problems = r.verify()
         assert [p.key for p in problems] == ["f64"]
         assert "crc32c" in problems[0].message
-        # Plain reads do not check; they still return the (damaged) bytes.
+        # Reads refuse the damaged tensor; a reader told not to check returns its bytes.
+        with pytest.raises(ChecksumError, match="f64"):
+            r.read("f64")
+    with open_checkpoint(d / "all_dtypes", verify=False) as r:
         damaged = r.read("f64")
         assert damaged.shape == good.shape and not np.array_equal(damaged, good)
     proc = cli("--file_name", str(d / "all_dtypes"), "--verify")

@@ -144,15 +144,19 @@ def test_keras_epochs_match_numpy_and_slots_are_grouped_apart(i):
     groups = {}
     for v in result.variables:
         groups.setdefault(v.group, set()).add(v.kind)
-    assert groups == {"model": {"variable"}, "optimizer": {"slot", "optimizer"}}
+    assert groups == {"model": {"variable"}, "optimizer": {"slot", "optimizer"},
+                      "other": {"other"}}
     slots = [v for v in result.variables if v.kind == "slot"]
     assert len(slots) == 12 and all(v.slot_of and v.slot_name in ("m", "v") for v in slots)
     head = result.get("model/layer_with_weights-3/kernel")
     assert head.layer == "head" and head.status == CHANGED
-    # the frozen layer never moves; save_counter is bookkeeping, left out by default
+    # the frozen layer never moves; save_counter is bookkeeping, compared and reported by value
     assert result.get("model/layer_with_weights-0/kernel").status == IDENTICAL
-    assert result.get("save_counter") is None
-    assert compare(KERAS / a, KERAS / b, include_other=True).get("save_counter").status == CHANGED
+    counter = result.get("save_counter")
+    assert counter.status == CHANGED and counter.is_counter
+    assert (counter.value_a, counter.value_b) == (int(value("keras_run", a, counter.key_a)),
+                                                  int(value("keras_run", b, counter.key_b)))
+    assert compare(KERAS / a, KERAS / b, include_other=False).get("save_counter") is None
 
 
 def test_layer_aggregates_are_sums_over_their_variables():
@@ -168,15 +172,32 @@ def test_layer_aggregates_are_sums_over_their_variables():
     assert head.sum_sq_diff == pytest.approx(diff_sq, rel=1e-5)
     assert head.params == 8 * 3 + 3 and head.params_changed == sum(v.changed for v in members)
     assert layers[("model", "frozen_dense")].rel_change == 0.0
-    rels = [s.rel_change for s in result.layers()]
-    assert rels == sorted(rels, reverse=True)
+    assert layers[("model", "frozen_dense")].rms_change == 0.0
+    # the layer's variables as one vector: ||B - A|| / max(||A||, ||B||)
+    sq_a = sum(metrics(value("keras_run", prefixes[0], v.key_a),
+                       value("keras_run", prefixes[-1], v.key_b))["norm_a"] ** 2 for v in members)
+    sq_b = sum(metrics(value("keras_run", prefixes[0], v.key_a),
+                       value("keras_run", prefixes[-1], v.key_b))["norm_b"] ** 2 for v in members)
+    assert head.rms_change == pytest.approx((diff_sq / max(sq_a, sq_b)) ** 0.5, rel=1e-5)
+    for rank_by in ("rms", "relative", "max_abs"):
+        ranked = [s.measure(rank_by) for s in result.layers(rank_by=rank_by)]
+        assert ranked == sorted(ranked, reverse=True), rank_by
+    # counters are reported by value, never summed into a layer
+    assert all(s.layer != "optimizer" or s.changed_variables == 0 for s in result.layers())
     assert ("optimizer", "hidden [m]") in layers
 
 
 def test_sorted_is_most_changed_first():
     result = compare(VARIANTS / "base", VARIANTS / "changed")
-    rels = [v.rel_change for v in result.sorted() if v.rel_change is not None]
-    assert rels == sorted(rels, reverse=True) and rels[0] > 0
+    ranked = [v for v in result.sorted() if not v.is_counter]
+    rms = [v.rms_change for v in ranked if v.rms_change is not None]
+    assert rms == sorted(rms, reverse=True) and rms[0] > 0
+    assert result.sorted()[-1].name == "net/step"  # the counter last
+    rels = [v.rel_change for v in result.sorted(rank_by="relative")
+            if v.rel_change is not None and not v.is_counter]
+    assert rels == sorted(rels, reverse=True)
+    with pytest.raises(ValueError):
+        result.sorted(rank_by="nonsense")
 
 
 def test_series_of_a_keras_run_drift_and_frozen():
@@ -188,15 +209,16 @@ def test_series_of_a_keras_run_drift_and_frozen():
                                     "model/layer_with_weights-0/bias"}
     name = "model/layer_with_weights-3/kernel"
     key = series.from_first[0].get(name).key_a
-    drift = series.drift(name)
     first = value("keras_run", prefixes[0], key)
-    for i, p in enumerate(prefixes):
-        truth = metrics(first, value("keras_run", p, key))["rel_change"]
-        assert drift["from_first"][i] == pytest.approx(truth, rel=1e-5, abs=1e-9)
-        if i:
-            prev = value("keras_run", prefixes[i - 1], key)
-            assert drift["step"][i] == pytest.approx(metrics(prev, value("keras_run", p, key))
-                                                     ["rel_change"], rel=1e-5)
+    for rank_by, measure in (("rms", "rms_change"), ("relative", "rel_change")):
+        drift = series.drift(name, rank_by)
+        for i, p in enumerate(prefixes):
+            truth = metrics(first, value("keras_run", p, key))[measure]
+            assert drift["from_first"][i] == pytest.approx(truth, rel=1e-5, abs=1e-9)
+            if i:
+                prev = value("keras_run", prefixes[i - 1], key)
+                assert drift["step"][i] == pytest.approx(
+                    metrics(prev, value("keras_run", p, key))[measure], rel=1e-5)
     assert drift["norm"][-1] == pytest.approx(metrics(first, value("keras_run", prefixes[-1], key))
                                               ["norm_b"], rel=1e-6)
     json.dumps(series.to_dict())  # serialisable
@@ -210,7 +232,8 @@ def test_series_of_a_tf1_run_with_global_steps():
     assert check_against_truth(c, "tf1_run", "model.ckpt-0", "model.ckpt-10") == len(c.variables)
     momentum = c.get("layer1/weights/Momentum")
     assert (momentum.group, momentum.kind, momentum.slot_of) == ("optimizer", "slot", "layer1/weights")
-    assert c.get("global_step") is None  # bookkeeping
+    step = c.get("global_step")  # bookkeeping, but it moved: compared, reported by value
+    assert step.status == CHANGED and step.is_counter and (step.value_a, step.value_b) == (0, 10)
     with pytest.raises(InputError):
         compare_series([TF1 / "model.ckpt-0"])
 
@@ -289,8 +312,9 @@ def test_verify_checks_changed_tensors_too(tmp_path):
     raw = bytearray(data.read_bytes())
     raw[offset + 2] ^= 0x01
     data.write_bytes(bytes(raw))
-    assert compare(VARIANTS / "base", b).get("net/dense/kernel").status == CHANGED
-    verified = compare(VARIANTS / "base", b, verify=True)
+    # Measured anyway only when checks are turned off (a forensic look at the damage).
+    assert compare(VARIANTS / "base", b, verify=False).get("net/dense/kernel").status == CHANGED
+    verified = compare(VARIANTS / "base", b)
     assert verified.get("net/dense/kernel").status == FAILED
     assert [v.name for v in verified.failures] == ["net/dense/kernel"]
 
