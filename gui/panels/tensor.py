@@ -273,7 +273,8 @@ class TensorPanel(Panel):
         hist_layout = QVBoxLayout(hist_box)
         hist_layout.setContentsMargins(4, 4, 4, 4)
         self.histogram_plot = HistogramPlot()
-        self.histogram_plot.setMinimumHeight(160)
+        # Small enough that the window fits a 768 px laptop screen; it grows with the window.
+        self.histogram_plot.setMinimumHeight(100)
         hist_layout.addWidget(self.histogram_plot)
         side_layout.addWidget(hist_box, 1)
         self.side = side
