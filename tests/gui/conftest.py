@@ -17,6 +17,24 @@ def _application_settings():
     theme.apply()
 
 
+@pytest.fixture(autouse=True)
+def _no_modal_dialogs(monkeypatch):
+    """A modal dialog waits for a person who is not there: the test would hang. Any dialog a
+    test does not answer itself (by patching it) fails the test at once instead."""
+    from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
+
+    def refuse(name):
+        def call(*args, **kwargs):
+            raise AssertionError(f"a modal {name} opened during a test; answer it in the test")
+        return call
+    for name in ("getOpenFileName", "getOpenFileNames", "getExistingDirectory",
+                 "getSaveFileName"):
+        monkeypatch.setattr(QFileDialog, name, staticmethod(refuse(f"QFileDialog.{name}")))
+    for name in ("question", "warning", "information", "critical", "about"):
+        monkeypatch.setattr(QMessageBox, name, staticmethod(refuse(f"QMessageBox.{name}")))
+    monkeypatch.setattr(QDialog, "exec", refuse("QDialog.exec"))
+
+
 @pytest.fixture
 def window(qtbot):
     from tensorloupe.gui.main_window import MainWindow
