@@ -52,9 +52,9 @@ def _parse(proto, data: bytes, path: Path, what: str):
             raise FormatError(f"not a text-format {what} (invalid UTF-8)", path,
                               exc.start) from None
         text = text.replace("type.googleapis.com/tensorflow.", "type.googleapis.com/tensorloupe.")
+        from tensorloupe.protos.text import parse_bounded  # refuses nesting past 100 levels
         try:
-            text_format.Parse(text, proto, allow_unknown_field=True,
-                              allow_unknown_extension=True)
+            parse_bounded(text, proto, allow_unknown_field=True, allow_unknown_extension=True)
         except text_format.ParseError as exc:
             raise FormatError(f"not a text-format {what} ({exc})", path) from None
         return proto
@@ -108,6 +108,9 @@ class GraphModel:
             return None
         prefix = self.path.with_suffix("")
         if Path(str(prefix) + ".index").is_file():
+            return prefix
+        from .checkpoint.v1 import is_v1_prefix
+        if is_v1_prefix(prefix):  # a V1 file, or its shards (a session bundle's export-*)
             return prefix
         return None
 

@@ -55,6 +55,7 @@ TF_MODULES = {
     "resource_handle": "tensorflow.core.framework.resource_handle_pb2",
     "saved_model": "tensorflow.core.protobuf.saved_model_pb2",
     "saved_object_graph": "tensorflow.core.protobuf.saved_object_graph_pb2",
+    "saved_tensor_slice": "tensorflow.core.util.saved_tensor_slice_pb2",
     "saver": "tensorflow.core.protobuf.saver_pb2",
     "struct": "tensorflow.core.protobuf.struct_pb2",
     "tensor": "tensorflow.core.framework.tensor_pb2",
