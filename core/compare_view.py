@@ -1,9 +1,11 @@
 """A checkpoint comparison as the comparison window shows it, in plain data.
 
 The texts of the table's cells and their sort values, the background colour of a relative
-change, the order and filtering of rows, the labels beside the plots, and where a compared
-tensor sits in the browser's tree. No Qt here: ``gui.panels.compare`` wraps these in item
-models, brushes and plots, and the tests check them without a display.
+change, the order and filtering of rows (most changed first by the chosen ``RANK_CHOICES``
+measure), the counters line, the values of one-element variables, the labels beside the
+plots, the title of a comparison's tab, and where a compared tensor sits in the browser's
+tree. No Qt here: ``gui.panels.compare`` wraps these in item models, brushes and plots, and
+the tests check them without a display.
 
 Numbers are formatted by ``core.compare.format_percent``/``format_number`` (the command line's
 formatting), with an en dash for what is not known.
@@ -15,15 +17,28 @@ import os
 from typing import Iterable, Sequence
 
 from .checkpoint.names import SLOT
-from .compare import (CHANGED, DTYPE_CHANGED, FAILED, IDENTICAL, MODEL, OPTIMIZER, OTHER,
-                      SHAPE_CHANGED, Comparison, LayerSummary, VariableDiff, format_number,
-                      format_percent)
+from .compare import (CHANGED, DTYPE_CHANGED, FAILED, IDENTICAL, MAX_ABS, MEASURE_HELP, MODEL,
+                      OPTIMIZER, OTHER, RELATIVE, RMS, SHAPE_CHANGED, Comparison, LayerSummary,
+                      VariableDiff, format_number, format_percent, format_value, format_values)
 
 MISSING = "–"  # a cell with no value
+ARROW = "→"
 
-COLUMNS = ("Name", "Layer", "Status", "Shape", "DType", "Rel. change",
-           "Max |B−A|", "Cosine", "Changed", "NaN/Inf", "‖A‖", "‖B‖")
+# The changes next to the name, so that they show even when the table is narrow.
+COLUMNS = ("Name", "RMS change", "Rel. change", "Max |B−A|", "Status", "Layer", "Shape",
+           "DType", "Cosine", "Changed", "NaN/Inf", "‖A‖", "‖B‖")
+NUMBER_COLUMNS = frozenset(("RMS change", "Rel. change", "Max |B−A|", "Cosine", "Changed",
+                            "NaN/Inf", "‖A‖", "‖B‖"))  # right-aligned
+RMS_COLUMN = COLUMNS.index("RMS change")
 REL_COLUMN = COLUMNS.index("Rel. change")
+# The column each rank measure is read in, and the measure each coloured column shows.
+MEASURE_COLUMNS = {RMS: "RMS change", RELATIVE: "Rel. change", MAX_ABS: "Max |B−A|"}
+
+# The "Rank by" choices: (measure, label, tooltip), the default first.
+RANK_CHOICES = ((RMS, "RMS change", ("RMS(B−A) / max(RMS(A), RMS(B)): 0 when equal, at most "
+                                     "200%, and 100% for a variable that starts at zero")),
+                (RELATIVE, "Relative change", "‖B−A‖ / ‖A‖ (infinite when A is zero)"),
+                (MAX_ABS, "Max |B−A|", MEASURE_HELP[MAX_ABS].capitalize()))
 
 # Rows: model weights first, then optimizer state, then the rest.
 _GROUP_ORDER = {MODEL: 0, OPTIMIZER: 1, OTHER: 2}
@@ -72,21 +87,24 @@ def change_rgb(rel: float | None, status: str) -> tuple[int, int, int] | None:
     return CHANGE_STOPS[-1][1]
 
 
-def layer_change_rgb(layer: LayerSummary) -> tuple[int, int, int] | None:
+def layer_change_rgb(layer: LayerSummary, rank_by: str = RMS) -> tuple[int, int, int] | None:
     """The colour of a layer's bar: its change on the variables' scale (identical when none
-    of its variables changed)."""
-    return change_rgb(layer.rel_change, CHANGED if layer.changed_variables else IDENTICAL)
+    of its variables changed); by RMS change when the bars show max |B−A|, which has no
+    scale of its own."""
+    value = layer.rms_change if rank_by == MAX_ABS else layer.measure(rank_by)
+    return change_rgb(value, CHANGED if layer.changed_variables else IDENTICAL)
 
 
 # ---------------------------------------------------------------- table rows
 
 
-def table_rows(comparison: Comparison | None) -> list[VariableDiff]:
-    """The table's rows: grouped (model weights first), each group most changed first."""
+def table_rows(comparison: Comparison | None, rank_by: str = RMS) -> list[VariableDiff]:
+    """The table's rows: grouped (model weights first), each group most changed first by
+    ``rank_by``, counters at the end of their group."""
     if comparison is None:
         return []
     return sorted(comparison.variables,
-                  key=lambda v: (_GROUP_ORDER.get(v.group, 3), *v.sort_key()))
+                  key=lambda v: (_GROUP_ORDER.get(v.group, 3), *v.sort_key(rank_by)))
 
 
 def status_text(v: VariableDiff) -> str:
@@ -119,12 +137,19 @@ def cell_text(v: VariableDiff, column: str) -> str:
         return dims_text(v.shape_a if v.shape_a is not None else v.shape_b)
     if column == "DType":
         return v.dtype_a or v.dtype_b or MISSING
+    if column == "RMS change":
+        if v.is_counter:
+            return format_values(v, ARROW)
+        return format_percent(v.rms_change, missing=MISSING) if v.common else MISSING
     if column == "Rel. change":
+        if v.is_counter:
+            return MISSING  # a counter's ratio says nothing (and is infinite from step 0)
         return format_percent(v.rel_change, missing=MISSING) if v.common else MISSING
     if column == "Max |B−A|":
         return format_number(v.max_abs_diff, missing=MISSING)
     if column == "Cosine":
-        return MISSING if v.cosine is None else f"{v.cosine:.6f}"
+        # one value on each side: the cosine is only its sign, the values say more
+        return MISSING if v.cosine is None or v.is_scalar else f"{v.cosine:.6f}"
     if column == "Changed":
         return fraction_text(v.fraction_changed)
     if column == "NaN/Inf":
@@ -146,7 +171,10 @@ def _metric(x) -> float:
 def sort_value(v: VariableDiff, column: str) -> float | int | str:
     """The key the table sorts ``column`` by: numbers for metrics (unknown = -1), the element
     count for shapes, the lower-cased text otherwise."""
-    metrics = {"Rel. change": v.rel_change, "Max |B−A|": v.max_abs_diff, "Cosine": v.cosine,
+    counter = v.is_counter
+    metrics = {"RMS change": None if counter else v.rms_change,
+               "Rel. change": None if counter else v.rel_change,
+               "Max |B−A|": v.max_abs_diff, "Cosine": None if v.is_scalar else v.cosine,
                "Changed": v.fraction_changed, "NaN/Inf": v.nan_a + v.nan_b + v.inf_a + v.inf_b,
                "‖A‖": v.norm_a, "‖B‖": v.norm_b}
     if column in metrics:
@@ -199,6 +227,37 @@ def summary_text(comparison: Comparison) -> str:
     return f"{len(comparison.variables)} variables: " + ", ".join(parts)
 
 
+def counters_text(comparison: Comparison | None) -> str:
+    """The counters line: ``global_step 0 → 200 · save_counter 1 → 5``; empty without any."""
+    if comparison is None:
+        return ""
+    return "  ·  ".join(f"{v.name} {format_values(v, ARROW)}" for v in comparison.counters())
+
+
+def scalar_rows(v: VariableDiff) -> list[tuple[str, str]]:
+    """A one-element variable as values: A, B and B − A (what it shows instead of a
+    histogram and a one-cell image)."""
+    diff = v.value_diff
+    if isinstance(diff, float) and math.isnan(diff):
+        diff_text = MISSING
+    else:
+        diff_text = format_value(diff, MISSING)
+        if diff is not None and diff > 0:
+            diff_text = "+" + diff_text
+    return [("A", format_value(v.value_a, MISSING)), ("B", format_value(v.value_b, MISSING)),
+            ("B − A", diff_text)]
+
+
+def measure_label(rank_by: str) -> str:
+    """What a curve or a bar of ``rank_by`` is measured in."""
+    return {RMS: "RMS change (%)", RELATIVE: "relative change (%)", MAX_ABS: "max |B−A|"}[rank_by]
+
+
+def chart_title(rank_by: str) -> str:
+    return {RMS: "RMS change per layer, % (model weights)",
+            RELATIVE: "Relative change per layer, % (model weights)",
+            MAX_ABS: "Max |B−A| per layer (model weights)"}[rank_by]
+
 def failures_text(failures: Sequence[VariableDiff], shown: int = 3) -> str:
     return (f"{len(failures)} variable(s) could not be compared: "
             + "; ".join(f"{v.name}: {v.error}" for v in failures[:shown]))
@@ -245,14 +304,39 @@ def layer_label(layer: LayerSummary, width: int = 28) -> str:
     return f"{name} ({layer.params:,})"
 
 
-def chart_layers(layers: Iterable[LayerSummary], limit: int) -> list[LayerSummary]:
+def chart_layers(layers: Iterable[LayerSummary], limit: int,
+                 rank_by: str = RMS) -> list[LayerSummary]:
     """The layers the bar chart can draw: a finite change, at most ``limit`` of them."""
-    return [s for s in layers if s.rel_change is not None and math.isfinite(s.rel_change)][:limit]
+    out = []
+    for s in layers:
+        m = s.measure(rank_by)
+        if m is not None and math.isfinite(m):
+            out.append(s)
+    return out[:limit]
+
+
+def bar_value(layer: LayerSummary, rank_by: str) -> float:
+    """A layer's bar: percent for the relative measures, the value itself for max |B−A|."""
+    m = layer.measure(rank_by)
+    return m if rank_by == MAX_ABS else m * 100
 
 
 def drift_percent(values: Iterable[float | None]) -> list[float]:
     """Relative changes in percent for a curve: NaN where unknown or infinite (a gap)."""
     return [math.nan if v is None or not math.isfinite(v) else v * 100 for v in values]
+
+
+def drift_values(values: Iterable[float | None], rank_by: str) -> list[float]:
+    """A drift curve's points: percent for the relative measures, as they are for max |B−A|;
+    NaN (a gap) where unknown."""
+    if rank_by == MAX_ABS:
+        return [math.nan if v is None or not math.isfinite(v) else float(v) for v in values]
+    return drift_percent(values)
+
+
+def value_curve(values: Iterable[float | int | None]) -> list[float]:
+    """A one-element variable's value at each checkpoint, NaN where unknown."""
+    return [math.nan if v is None else float(v) for v in values]
 
 
 def step_text(names: Sequence[str], position: int, from_first: bool) -> str:
@@ -265,6 +349,35 @@ def is_pair(paths: Sequence[str]) -> bool:
     """Two checkpoint paths are a pair; one directory, or two directories or more paths, are
     a series."""
     return len(paths) == 2 and not all(os.path.isdir(p) for p in paths)
+
+
+def checkpoint_name(path: str | os.PathLike) -> str:
+    """What a checkpoint is called in titles: its prefix's last part (``ckpt-5``), without
+    the ``.index``/``.data-…`` of a file that was picked."""
+    name = os.path.basename(os.path.normpath(os.fspath(path)))
+    for suffix in (".index", ".meta"):
+        if name.endswith(suffix):
+            return name[:-len(suffix)]
+    if ".data-" in name:
+        return name.split(".data-")[0]
+    return name
+
+
+def tab_title(paths: Sequence[str | os.PathLike], count: int | None = None) -> str:
+    """The title of a comparison's tab: ``ckpt-1 vs ckpt-5`` for a pair (with their folders
+    when the names are the same), ``run (5 checkpoints)`` for a training directory (``count``
+    when known), ``ckpt-1 … ckpt-5 (3 checkpoints)`` for a list."""
+    paths = [os.fspath(p) for p in paths]
+    if is_pair(paths):
+        a, b = (checkpoint_name(p) for p in paths)
+        if a == b:
+            a, b = (f"{checkpoint_name(os.path.dirname(os.path.normpath(p)))}/{checkpoint_name(p)}"
+                    for p in paths)
+        return f"{a} vs {b}"
+    if len(paths) == 1:
+        name = checkpoint_name(paths[0])
+        return f"{name} ({count} checkpoints)" if count else name
+    return f"{checkpoint_name(paths[0])} … {checkpoint_name(paths[-1])} ({len(paths)} checkpoints)"
 
 
 # ---------------------------------------------------------------- the browser's tree

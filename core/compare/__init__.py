@@ -11,11 +11,16 @@ skipped too.
 Metrics per variable (float16/bfloat16/float8 are compared in float32, integers in float64):
 
     norm_a, norm_b, norm_diff   L2 norms of A, B and B - A
+    rms_change                  norm_diff / max(norm_a, norm_b): RMS(B - A) over the larger
+                                RMS of the two, 0..2 and finite when either side is non-zero;
+                                what rankings use by default (see results.RANK_MEASURES)
     rel_change                  norm_diff / norm_a (inf when A is all zeros and B is not)
     max_abs_diff                largest |B - A|
     cosine                      <A, B> / (|A| |B|)
     changed                     elements where A != B (NaN against NaN counts as unchanged)
     nan_a/nan_b, inf_a/inf_b    non-finite elements of each side
+    value_a, value_b            the values of a one-element numeric tensor (ints for integer
+                                types: counters such as global_step are reported by value)
 
 Positions where A or B is NaN/Inf are counted but left out of the norms, the difference and
 the cosine, so one NaN does not hide how much the rest moved. Booleans and strings get only
@@ -49,9 +54,11 @@ from .keymap import KeyMap, parse_replace
 from .metrics import work_dtype
 from .pages import bytes_equal
 from .pair import difference_slice, pair_histograms
-from .results import (CHANGED, DTYPE_CHANGED, FAILED, IDENTICAL, MODEL, ONLY_A, ONLY_B,
-                      OPTIMIZER, OTHER, SHAPE_CHANGED, STATUSES, Comparison, LayerSummary,
-                      VariableDiff, aggregate, format_number, format_percent)
+from .results import (CHANGED, DTYPE_CHANGED, FAILED, IDENTICAL, MAX_ABS, MEASURE_HELP,
+                      MEASURE_TITLES, MODEL, ONLY_A, ONLY_B, OPTIMIZER, OTHER, RANK_MEASURES,
+                      RELATIVE, RMS, SHAPE_CHANGED, STATUSES, Comparison, LayerSummary,
+                      VariableDiff, aggregate, format_measure, format_number, format_percent,
+                      format_value, format_values)
 from .scheduler import compare
 from .series import Series, compare_series, run_checkpoints
 # Copies for reading: a test that wants smaller sizes sets them on ``tuning`` itself.
@@ -63,7 +70,9 @@ __all__ = [
     "Comparison", "VariableDiff", "LayerSummary", "Series", "KeyMap", "parse_replace",
     "IDENTICAL", "CHANGED", "ONLY_A", "ONLY_B", "SHAPE_CHANGED", "DTYPE_CHANGED", "FAILED",
     "STATUSES", "MODEL", "OPTIMIZER", "OTHER",
-    "format_percent", "format_number", "work_dtype", "bytes_equal",
+    "RANK_MEASURES", "RMS", "RELATIVE", "MAX_ABS", "MEASURE_TITLES", "MEASURE_HELP",
+    "format_percent", "format_number", "format_measure", "format_value", "format_values",
+    "work_dtype", "bytes_equal",
     "OBJECT_GRAPH_KEY", "Cancelled",
     "CHUNK_ELEMENTS", "PART_BYTES", "RELEASE_BYTES", "BATCH_BYTES",
 ]

@@ -181,6 +181,26 @@ def _stream(x: np.ndarray, y: np.ndarray, work: np.dtype, should_stop, on_bytes,
     return acc
 
 
+def scalar_value(x: np.ndarray) -> float | int | None:
+    """The value of a one-element numeric tensor as a Python number (int for integer types,
+    so that counters print as counters); None for anything else (complex included)."""
+    if x is None or x.size != 1:
+        return None
+    dt = x.dtype
+    name = dt.name
+    if dt.kind in "iu" or (dt.kind == "V" and name.startswith(("int", "uint"))):
+        return int(x.reshape(-1)[:1].astype(np.int64 if dt.kind != "u" else np.uint64)[0])
+    if dt.kind == "f" or (dt.kind == "V" and name.startswith(("bfloat", "float"))):
+        item = x.reshape(-1)[0]
+        try:
+            # The shortest decimal that reads back as the same value of its own type: a
+            # float32 learning rate of 0.02 is 0.02, not 0.019999999552965164.
+            return float(str(item))
+        except ValueError:
+            return float(np.asarray(item).astype(np.float64))
+    return None
+
+
 def _equal_count(a: np.ndarray, b: np.ndarray) -> int:
     """Elements that differ, for bool and string tensors."""
     return int(np.count_nonzero(a.reshape(-1) != b.reshape(-1)))

@@ -1,6 +1,18 @@
 """What a comparison produces: one ``VariableDiff`` per aligned variable, per-layer
 ``LayerSummary`` aggregates and the ``Comparison`` holding them, with their statuses,
 groups, JSON forms and the number formatting the command line and the window share.
+
+Rankings ("most changed first") are by one of ``RANK_MEASURES``:
+
+    rms        RMS(B - A) / max(RMS(A), RMS(B)): 0 when equal, at most 2 (B = -A), and finite
+               whenever either side is non-zero, so a tensor that starts at zero (a bias, an
+               optimizer slot) reads 100% instead of "infinitely" changed. The default.
+    relative   ||B - A|| / ||A||, the classic relative change (inf when A is all zeros).
+    max_abs    the largest |B - A| of any element.
+
+Counters (integer scalars such as global_step, iterations, save_counter) always change in
+training and say nothing about the weights: they are kept out of the rankings and the
+per-layer sums, and reported as their two values instead (``Comparison.counters()``).
 """
 from __future__ import annotations
 
@@ -22,6 +34,22 @@ STATUSES = (CHANGED, DTYPE_CHANGED, SHAPE_CHANGED, ONLY_A, ONLY_B, FAILED, IDENT
 MODEL = "model"
 OPTIMIZER = "optimizer"
 OTHER = "other"
+
+# What "most changed" means: see the module's docstring.
+RMS = "rms"
+RELATIVE = "relative"
+MAX_ABS = "max_abs"
+RANK_MEASURES = (RMS, RELATIVE, MAX_ABS)
+MEASURE_TITLES = {RMS: "RMS change", RELATIVE: "relative change", MAX_ABS: "max |B-A|"}
+MEASURE_HELP = {RMS: "RMS(B-A) / max(RMS(A), RMS(B)), 0 to 200%",
+                RELATIVE: "||B-A|| / ||A||, infinite when A is zero",
+                MAX_ABS: "largest |B-A| of any element"}
+
+
+def check_measure(rank_by: str) -> str:
+    if rank_by not in RANK_MEASURES:
+        raise ValueError(f"rank_by is one of {', '.join(RANK_MEASURES)}, not {rank_by!r}")
+    return rank_by
 
 
 @dataclass
@@ -53,11 +81,42 @@ class VariableDiff:
     nan_b: int = 0
     inf_a: int = 0
     inf_b: int = 0
+    value_a: float | int | None = None  # the value itself, for numeric one-element tensors
+    value_b: float | int | None = None
     error: str | None = None
 
     @property
     def common(self) -> bool:
         return self.key_a is not None and self.key_b is not None
+
+    @property
+    def is_scalar(self) -> bool:
+        """One value on each side, both known: shown as values rather than as a distribution."""
+        return self.value_a is not None and self.value_b is not None
+
+    @property
+    def is_counter(self) -> bool:
+        """An integer scalar on both sides (global_step, iterations, save_counter, step)."""
+        return (self.is_scalar and isinstance(self.value_a, int)
+                and isinstance(self.value_b, int) and self.status != SHAPE_CHANGED)
+
+    @property
+    def value_diff(self) -> float | int | None:
+        return self.value_b - self.value_a if self.is_scalar else None
+
+    @property
+    def rms_change(self) -> float | None:
+        """RMS(B - A) / max(RMS(A), RMS(B)); with one element count on both sides that is
+        ||B - A|| / max(||A||, ||B||). 0 for identical variables, None when not measured."""
+        if self.status == IDENTICAL:
+            return 0.0
+        if self.norm_diff is None or self.norm_a is None or self.norm_b is None:
+            return None
+        top = max(self.norm_a, self.norm_b)
+        if top == 0:
+            # Both sides zero where finite: only NaN/Inf positions (left out) can differ.
+            return 0.0
+        return self.norm_diff / top
 
     @property
     def rel_change(self) -> float | None:
@@ -76,17 +135,32 @@ class VariableDiff:
             return None
         return self.changed / self.num_elements if self.num_elements else 0.0
 
-    def sort_key(self) -> tuple:
-        """Most changed first: by relative change, then fraction of elements, then name."""
-        rel = self.rel_change
+    def measure(self, rank_by: str = RMS) -> float | None:
+        """The change by one of ``RANK_MEASURES``."""
+        if check_measure(rank_by) == RMS:
+            return self.rms_change
+        if rank_by == RELATIVE:
+            return self.rel_change
+        return self.max_abs_diff
+
+    def sort_key(self, rank_by: str = RMS) -> tuple:
+        """Most changed first: by ``rank_by``, then fraction of elements, then how far the
+        elements moved (the RMS of B - A: among variables that started at zero, all at 100%,
+        the one that moved most), then name; counters after everything else (they always
+        move, and are reported by value)."""
+        m = self.measure(rank_by)
         frac = self.fraction_changed
-        rel = -1.0 if rel is None or math.isnan(rel) else rel
-        return (-rel, -(frac or 0.0), self.name)
+        m = -1.0 if m is None or math.isnan(m) else m
+        moved = self.norm_diff / math.sqrt(self.num_elements) \
+            if self.norm_diff is not None and self.num_elements else 0.0
+        return (self.is_counter, -m, -(frac or 0.0), -moved, self.name)
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d["rms_change"] = self.rms_change
         d["rel_change"] = self.rel_change
         d["fraction_changed"] = self.fraction_changed
+        d["counter"] = self.is_counter
         for k in ("shape_a", "shape_b"):
             if d[k] is not None:
                 d[k] = list(d[k])
@@ -109,7 +183,9 @@ class LayerSummary:
     params: int = 0
     params_changed: int = 0
     sum_sq_a: float = 0.0           # over variables whose norm is known
+    sum_sq_b: float = 0.0
     sum_sq_diff: float = 0.0
+    max_abs_diff: float | None = None
 
     @property
     def rel_change(self) -> float | None:
@@ -120,11 +196,29 @@ class LayerSummary:
         return math.inf if self.sum_sq_diff > 0 else None
 
     @property
+    def rms_change(self) -> float | None:
+        """The layer's variables taken as one vector: ||B - A|| / max(||A||, ||B||)."""
+        if self.variables and self.changed_variables == 0:
+            return 0.0
+        top = max(self.sum_sq_a, self.sum_sq_b)
+        if top > 0:
+            return math.sqrt(self.sum_sq_diff / top)
+        return 0.0 if self.max_abs_diff == 0 else None
+
+    def measure(self, rank_by: str = RMS) -> float | None:
+        if check_measure(rank_by) == RMS:
+            return self.rms_change
+        if rank_by == RELATIVE:
+            return self.rel_change
+        return 0.0 if self.variables and self.changed_variables == 0 else self.max_abs_diff
+
+    @property
     def fraction_changed(self) -> float:
         return self.params_changed / self.params if self.params else 0.0
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d["rms_change"] = self.rms_change
         d["rel_change"] = _json_number(self.rel_change)
         d["fraction_changed"] = self.fraction_changed
         return d
@@ -154,23 +248,34 @@ class Comparison:
                 return v
         return None
 
-    def sorted(self, group: str | None = None) -> list[VariableDiff]:
-        """Common variables, most changed first (optionally one group only)."""
+    def sorted(self, group: str | None = None, rank_by: str = RMS) -> list[VariableDiff]:
+        """Common variables, most changed first by ``rank_by`` (optionally one group only);
+        counters come last."""
+        check_measure(rank_by)
         out = [v for v in self.variables if v.common and (group is None or v.group == group)]
-        return sorted(out, key=VariableDiff.sort_key)
+        return sorted(out, key=lambda v: v.sort_key(rank_by))
 
-    def layers(self, group: str | None = None, depth: int | None = None) -> list[LayerSummary]:
-        return aggregate(self.variables, group=group, depth=depth)
+    def counters(self) -> list[VariableDiff]:
+        """The counters (global_step, iterations, save_counter, ...), in alignment order."""
+        return [v for v in self.variables if v.is_counter]
+
+    def layers(self, group: str | None = None, depth: int | None = None,
+               rank_by: str = RMS) -> list[LayerSummary]:
+        return aggregate(self.variables, group=group, depth=depth, rank_by=rank_by)
 
     def summary(self) -> dict:
         return {s: self.count(s) for s in STATUSES}
 
-    def to_dict(self) -> dict:
+    def to_dict(self, rank_by: str = RMS) -> dict:
         return {
             "a": self.path_a, "b": self.path_b, "identical": self.identical,
+            "rank_by": check_measure(rank_by),
             "summary": self.summary(),
-            "variables": [v.to_dict() for v in sorted(self.variables, key=VariableDiff.sort_key)],
-            "layers": [s.to_dict() for s in self.layers()],
+            "counters": [{"name": v.name, "a": v.value_a, "b": v.value_b}
+                         for v in self.counters()],
+            "variables": [v.to_dict() for v in
+                          sorted(self.variables, key=lambda v: v.sort_key(rank_by))],
+            "layers": [s.to_dict() for s in self.layers(rank_by=rank_by)],
         }
 
 
@@ -193,16 +298,41 @@ def format_number(x: float | None, missing: str = "-") -> str:
     return missing if x is None else f"{x:.4g}"
 
 
+def format_measure(x: float | None, rank_by: str = RMS, missing: str = "-") -> str:
+    """A change by ``rank_by``: a percentage for the relative measures, a number for max_abs."""
+    if check_measure(rank_by) == MAX_ABS:
+        return format_number(x, missing)
+    return format_percent(x, missing)
+
+
+def format_value(x: float | int | None, missing: str = "-") -> str:
+    """A scalar's value: integers in full, floats to 6 significant digits."""
+    if x is None:
+        return missing
+    if isinstance(x, int):
+        return str(x)
+    return f"{x:.6g}"
+
+
+def format_values(v: VariableDiff, arrow: str = "->") -> str:
+    """``0 -> 200`` for a scalar variable (``5 (unchanged)`` when equal)."""
+    if v.value_a == v.value_b:
+        return f"{format_value(v.value_a)} (unchanged)"
+    return f"{format_value(v.value_a)} {arrow} {format_value(v.value_b)}"
+
+
 def aggregate(variables: Iterable[VariableDiff], group: str | None = None,
-              depth: int | None = None) -> list[LayerSummary]:
-    """Per-layer sums over common variables, most changed first.
+              depth: int | None = None, rank_by: str = RMS) -> list[LayerSummary]:
+    """Per-layer sums over common variables (counters left out), most changed first by
+    ``rank_by``.
 
     ``depth`` groups by the first ``depth`` components of the readable name instead of
     the layer.
     """
+    check_measure(rank_by)
     out: dict[tuple[str, str], LayerSummary] = {}
     for v in variables:
-        if not v.common or v.status in (SHAPE_CHANGED, FAILED) or \
+        if not v.common or v.status in (SHAPE_CHANGED, FAILED) or v.is_counter or \
                 (group is not None and v.group != group):
             continue
         layer = "/".join(v.name.split("/")[:depth]) if depth else v.layer
@@ -216,9 +346,14 @@ def aggregate(variables: Iterable[VariableDiff], group: str | None = None,
             s.sum_sq_diff += v.norm_diff ** 2
         if v.norm_a is not None:
             s.sum_sq_a += v.norm_a ** 2
+        if v.norm_b is not None:
+            s.sum_sq_b += v.norm_b ** 2
+        if v.max_abs_diff is not None:
+            s.max_abs_diff = max(s.max_abs_diff or 0.0, v.max_abs_diff)
     summaries = list(out.values())
 
     def key(s: LayerSummary):
-        r = s.rel_change
-        return (-(r if r is not None else -1.0), -s.fraction_changed, s.layer)
+        r = s.measure(rank_by)
+        r = -1.0 if r is None or math.isnan(r) else r
+        return (-r, -s.fraction_changed, s.layer)
     return sorted(summaries, key=key)

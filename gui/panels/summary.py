@@ -3,6 +3,8 @@
 Counts come from core (``SavedModel.summary()``, ``MetaGraph.summary()``, the checkpoint
 reader) in a worker. A checkpoint's checksums are verified in the background too (with
 progress and Cancel), so a damaged shard is reported as soon as the checkpoint is selected.
+A training run's page has a Compare button: the window compares its checkpoints as a series
+(``compare_requested``).
 """
 from __future__ import annotations
 
@@ -107,6 +109,7 @@ def checkpoint_rows(node) -> list[tuple[str, str]]:
 class SummaryPanel(Panel):
     name = "summary"
     verified = Signal(object)   # list of core.checkpoint.Problem
+    compare_requested = Signal(list)   # paths to compare: a training run's directory
 
     @classmethod
     def priority(cls, node) -> int:
@@ -155,10 +158,20 @@ class SummaryPanel(Panel):
         verify_row.addWidget(self.verify_button)
         self._verify_widgets = (self.verify_status, self.verify_progress, self.verify_button,
                                 self.verify_cancel)
+        self.compare_button = QPushButton("Compare checkpoints")
+        self.compare_button.setToolTip("Compare every checkpoint of this run with the first "
+                                       "and with the one before: what changed, drift curves, "
+                                       "frozen variables (opens a tab)")
+        self.compare_button.clicked.connect(self.request_compare)
+        self.compare_button.hide()
+        compare_row = QHBoxLayout()
+        compare_row.addWidget(self.compare_button)
+        compare_row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.subtitle)
         layout.addWidget(self.error)
+        layout.addLayout(compare_row)
         layout.addLayout(verify_row)
         layout.addWidget(self.body, 0)
         layout.addWidget(self.children_table, 1)
@@ -177,6 +190,10 @@ class SummaryPanel(Panel):
         self.error.hide()
         for w in self._verify_widgets:
             w.hide()
+        runs = node.payload if node.kind == N.TRAINING_RUN else None
+        self.compare_button.setVisible(bool(runs) and len(runs) >= 2)
+        if runs:
+            self.compare_button.setText(f"Compare the {len(runs)} checkpoints")
         self.title.setText(node.label)
         self.subtitle.setText(f"{node.kind}" + (f"  ·  {node.detail}" if node.detail else ""))
         self.body.setText("<p style='color:#777'>Counting…</p>")
@@ -222,6 +239,16 @@ class SummaryPanel(Panel):
         self.error.setText(f"Cannot summarise this: {exc}")
         self.error.show()
         self.body.setText("")
+
+    def request_compare(self) -> None:
+        """Ask the window to compare the shown training run's checkpoints as a series."""
+        node = self.node
+        if node is None or node.kind != N.TRAINING_RUN or not node.payload:
+            return
+        from .compare.host import run_directory
+        directory = run_directory(node)
+        if directory:
+            self.compare_requested.emit([directory])
 
     def row_value(self, key: str) -> str | None:
         for k, v in self.rows:

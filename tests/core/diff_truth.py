@@ -65,4 +65,7 @@ def metrics(a: np.ndarray, b: np.ndarray) -> dict:
         out["rel_change"] = norm_d / norm_a
     else:
         out["rel_change"] = 0.0 if norm_d == 0 else math.inf
+    # RMS(B - A) / max(RMS(A), RMS(B)), from the means (0 when both sides are zero).
+    rms = [float(np.sqrt(np.mean(v * v))) if v.size else 0.0 for v in (xs, ys, d)]
+    out["rms_change"] = rms[2] / max(rms[0], rms[1]) if max(rms[0], rms[1]) else 0.0
     return out

@@ -24,7 +24,7 @@ def variants():
 
 @pytest.fixture(scope="module")
 def keras():
-    return C.compare(KERAS / "ckpt-1", KERAS / "ckpt-5", include_other=True)
+    return C.compare(KERAS / "ckpt-1", KERAS / "ckpt-5")
 
 
 def tensor_facts(run: str, prefix: str, key: str) -> dict:
@@ -83,7 +83,9 @@ def test_layer_colour(keras):
     assert frozen.changed_variables == 0
     assert V.layer_change_rgb(frozen) == V.change_rgb(0.0, C.IDENTICAL)
     head = layers["head"]
-    assert V.layer_change_rgb(head) == V.change_rgb(head.rel_change, C.CHANGED)
+    assert V.layer_change_rgb(head) == V.change_rgb(head.rms_change, C.CHANGED)
+    assert V.layer_change_rgb(head, C.RELATIVE) == V.change_rgb(head.rel_change, C.CHANGED)
+    assert V.layer_change_rgb(head, C.MAX_ABS) == V.change_rgb(head.rms_change, C.CHANGED)
 
 
 # ---------------------------------------------------------------- table rows
@@ -95,14 +97,21 @@ def test_rows_are_grouped_then_most_changed_first(keras):
     groups = [v.group for v in rows]
     assert set(groups) == {C.MODEL, C.OPTIMIZER, C.OTHER}
     assert groups == sorted(groups, key=[C.MODEL, C.OPTIMIZER, C.OTHER].index)
-    for group in (C.MODEL, C.OPTIMIZER):
-        truth = []
-        for v in rows:
-            if v.group != group:
-                continue
-            m = metrics(value("keras_run", "ckpt-1", v.key_a), value("keras_run", "ckpt-5", v.key_b))
-            truth.append(m["rel_change"] if m["changed"] else 0.0)
-        assert truth == pytest.approx(sorted(truth, reverse=True), rel=1e-6)
+    for rank_by, measure in ((C.RMS, "rms_change"), (C.RELATIVE, "rel_change")):
+        rows = V.table_rows(keras, rank_by)
+        for group in (C.MODEL, C.OPTIMIZER):
+            truth = []
+            for v in rows:
+                if v.group != group or v.is_counter:
+                    continue
+                m = metrics(value("keras_run", "ckpt-1", v.key_a),
+                            value("keras_run", "ckpt-5", v.key_b))
+                truth.append(m[measure] if m["changed"] else 0.0)
+            assert truth == pytest.approx(sorted(truth, reverse=True), rel=1e-6)
+        # counters close their group: iterations always move, and say nothing of the weights
+        optimizer = [v for v in rows if v.group == C.OPTIMIZER]
+        assert [v.name for v in optimizer if v.is_counter] == ["optimizer/iter"]
+        assert optimizer[-1].name == "optimizer/iter"
     assert V.table_rows(None) == []
 
 
@@ -116,9 +125,15 @@ def test_cells_show_what_tensorflow_recorded(variants):
         assert V.cell_text(v, "Shape") == "[" + ", ".join(map(str, a_facts["shape"])) + "]"
         assert V.cell_text(v, "DType") == a_facts["dtype"]
         assert V.cell_text(v, "Changed") == f"{truth['changed'] / a.size * 100:.1f}%"
-        if "rel_change" in truth:
+        if v.is_counter:  # the values, never a ratio
+            a_int, b_int = int(a.reshape(-1)[0]), int(b.reshape(-1)[0])
+            assert V.cell_text(v, "RMS change") == f"{a_int} → {b_int}", v.name
+            assert V.cell_text(v, "Rel. change") == "–"
+        elif "rel_change" in truth:
             rel = truth["rel_change"] if truth["changed"] else 0.0
             assert V.cell_text(v, "Rel. change") == format_percent(rel, missing="–"), v.name
+            rms = truth["rms_change"] if truth["changed"] else 0.0
+            assert V.cell_text(v, "RMS change") == format_percent(rms, missing="–"), v.name
         else:  # strings and booleans have no norms
             assert v.dtype_a in ("string", "bool")
         nonfinite = []
@@ -159,10 +174,15 @@ def test_status_cells_of_shape_dtype_and_missing_variables():
 def test_sort_values(variants):
     rows = V.table_rows(variants)
     by_rel = sorted(rows, key=lambda v: V.sort_value(v, "Rel. change"), reverse=True)
-    known = [v.rel_change for v in by_rel if v.rel_change is not None]
+    known = [v.rel_change for v in by_rel if v.rel_change is not None and not v.is_counter]
     assert known == sorted(known, reverse=True)
+    by_rms = sorted(rows, key=lambda v: V.sort_value(v, "RMS change"), reverse=True)
+    known = [v.rms_change for v in by_rms if v.rms_change is not None and not v.is_counter]
+    assert known == sorted(known, reverse=True)
+    assert V.sort_value(variants.get("net/step"), "RMS change") == -1.0  # the counter
     vocab = variants.get("net/vocab")  # strings: no relative change, sorted below everything
-    assert V.sort_value(vocab, "Rel. change") == -1.0 and by_rel[-1] is vocab
+    assert V.sort_value(vocab, "Rel. change") == -1.0
+    assert {v.name for v in by_rel[-2:]} == {"net/vocab", "net/step"}  # and the counter
     for v in rows:
         n = math.prod(tensor_facts("variants", "base", v.key_a)["shape"])
         assert V.sort_value(v, "Shape") == n

@@ -61,15 +61,23 @@ def test_pair_table_shows_numpy_numbers(qtbot, panel):
     for r, v in enumerate(shown):
         truth = metrics(value("variants", "base", v.key_a), value("variants", "changed", v.key_b))
         text = panel.proxy.index(r, rel_col).data()
-        if "rel_change" in truth:
+        rms_text = panel.proxy.index(r, model.COLUMNS.index("RMS change")).data()
+        if v.is_counter:  # by value, never as a ratio
+            assert rms_text == "100 → 200" and text == MISSING, v.name
+        elif "rel_change" in truth:
             assert text == format_percent(truth["rel_change"] if truth["changed"] else 0.0,
                                           missing=MISSING), v.name
+            assert rms_text == format_percent(truth["rms_change"] if truth["changed"] else 0.0,
+                                              missing=MISSING), v.name
         changed = panel.proxy.index(r, model.COLUMNS.index("Changed")).data()
         n = value("variants", "base", v.key_a).size
         assert changed == f"{truth['changed'] / n * 100:.1f}%", v.name
-    # most changed first (all here are model weights)
-    rels = [v.rel_change for v in shown if v.rel_change is not None]
-    assert rels == sorted(rels, reverse=True)
+    # most changed first by RMS change (all here are model weights), the counter last
+    ranked = [v.rms_change for v in shown if v.rms_change is not None and not v.is_counter]
+    assert ranked == sorted(ranked, reverse=True)
+    assert shown[-1].name == "net/step"
+    assert panel.counters_label.isVisible()
+    assert panel.counters_label.text() == "Counters:  net/step 100 → 200"
     # colour scale: identical rows pale green, big changes red
     ident = next(r for r, v in enumerate(shown) if v.status == C.IDENTICAL)
     bg = panel.proxy.index(ident, rel_col).data(Qt.BackgroundRole).color()
@@ -85,7 +93,8 @@ def test_filters_and_sorting(qtbot, panel):
     run_pair(qtbot, panel, KERAS / "ckpt-1", KERAS / "ckpt-5")
     everything = rows(panel)
     groups = [v.group for v in everything]
-    assert groups == sorted(groups, key=["model", "optimizer"].index)  # weights listed first
+    order = ["model", "optimizer", "other"]
+    assert groups == sorted(groups, key=order.index)  # weights listed first
     panel.group_box.setCurrentIndex(2)
     assert {v.group for v in rows(panel)} == {"optimizer"}
     panel.group_box.setCurrentIndex(1)
@@ -101,7 +110,8 @@ def test_filters_and_sorting(qtbot, panel):
     panel.group_box.setCurrentIndex(0)
     cos = panel.model.COLUMNS.index("Cosine")
     panel.table.sortByColumn(cos, Qt.AscendingOrder)
-    values = [v.cosine for v in rows(panel) if v.cosine is not None]
+    # one-element variables show no cosine (it is only their sign): sorted with the unknown
+    values = [v.cosine for v in rows(panel) if v.cosine is not None and not v.is_scalar]
     assert values == sorted(values)
 
 
@@ -156,7 +166,7 @@ def test_series_slider_and_drift(qtbot, panel):
     key = panel.comparison.get(name).key_a
     first = value("keras_run", prefixes[0], key)
     curve = panel.drift.plot.listDataItems()[0].getData()[1]
-    truth = [metrics(first, value("keras_run", p, key))["rel_change"] * 100 for p in prefixes]
+    truth = [metrics(first, value("keras_run", p, key))["rms_change"] * 100 for p in prefixes]
     np.testing.assert_allclose(curve, truth, rtol=1e-5, atol=1e-9)
     panel.slider.setValue(2)
     assert panel.comparison is panel.series.from_first[1]
@@ -200,15 +210,106 @@ def test_cancel_and_errors(qtbot, panel, monkeypatch, tmp_path):
 
 
 def test_open_in_the_main_window(qtbot, window):
-    cw = P.open_compare_window(window, [KERAS / "ckpt-1", KERAS / "ckpt-5"])
-    qtbot.addWidget(cw)
-    qtbot.waitUntil(lambda: cw.panel.comparison is not None, timeout=30000)
-    wait_details(qtbot, cw.panel)
-    cw.panel.select_variable("optimizer/m/model/layer_with_weights-1/kernel")
-    wait_details(qtbot, cw.panel)
-    cw.panel.open_a.click()
+    cp = window.compare_host.open([KERAS / "ckpt-1", KERAS / "ckpt-5"])
+    qtbot.waitUntil(lambda: cp.comparison is not None, timeout=30000)
+    wait_details(qtbot, cp)
+    cp.select_variable("optimizer/m/model/layer_with_weights-1/kernel")
+    wait_details(qtbot, cp)
+    qtbot.mouseClick(cp.open_a, Qt.LeftButton)
     qtbot.waitUntil(lambda: isinstance(window.current_panel(), TensorPanel), timeout=20000)
+    # the browser shows again, with the tensor selected in the tree
+    assert window.compare_host.tabs.currentIndex() == 0
     node = window.current_node()
-    assert node.payload.key == cw.panel.comparison.get(
+    assert node.payload.key == cp.comparison.get(
         "optimizer/m/model/layer_with_weights-1/kernel").key_a
-    cw.close()
+
+
+def click_row(qtbot, panel, name: str) -> None:
+    """Click the table row of ``name`` as a person would (scrolling it into view first)."""
+    row = next(r for r, v in enumerate(rows(panel)) if v.name == name)
+    index = panel.proxy.index(row, 0)
+    panel.table.scrollTo(index)
+    rect = panel.table.visualRect(index)
+    qtbot.mouseClick(panel.table.viewport(), Qt.LeftButton, pos=rect.center())
+    assert panel._current is not None and panel._current.name == name
+
+
+def test_rank_by_box_reorders_rows_chart_and_drift(qtbot, panel):
+    with qtbot.waitSignal(panel.finished, timeout=30000):
+        panel.compare_series(DIFF / "tf1_run")
+    prefixes = record("tf1_run")["prefixes"]
+    assert panel.rank_box.currentText() == "RMS change"
+    model_rows = [v for v in rows(panel) if v.group == "model"]
+    ranked = [metrics(value("tf1_run", prefixes[0], v.key_a),
+                      value("tf1_run", prefixes[-1], v.key_b))["rms_change"] for v in model_rows]
+    assert ranked == sorted(ranked, reverse=True)
+    assert all(np.isfinite(ranked))
+    assert panel.layer_chart.plot.titleLabel.text.startswith("RMS change per layer")
+    # the person picks "Relative change" with the keyboard
+    panel.rank_box.setFocus()
+    qtbot.keyClick(panel.rank_box, Qt.Key_Down)
+    assert panel.rank_by == C.RELATIVE
+    model_rows = [v for v in rows(panel) if v.group == "model"]
+    rels = [v.rel_change for v in model_rows]
+    assert rels[:2] == [np.inf, np.inf]  # the biases start at zero
+    assert rels == sorted(rels, reverse=True)
+    assert panel.layer_chart.plot.titleLabel.text.startswith("Relative change per layer")
+    qtbot.keyClick(panel.rank_box, Qt.Key_Down)
+    assert panel.rank_by == C.MAX_ABS
+    model_rows = [v for v in rows(panel) if v.group == "model"]
+    biggest = [v.max_abs_diff for v in model_rows]
+    assert biggest == sorted(biggest, reverse=True)
+    click_row(qtbot, panel, "layer1/weights")
+    wait_details(qtbot, panel)
+    curve = panel.drift.plot.listDataItems()[0].getData()[1]
+    truth = [metrics(value("tf1_run", prefixes[0], "layer1/weights"),
+                     value("tf1_run", p, "layer1/weights"))["max_abs_diff"] for p in prefixes]
+    np.testing.assert_allclose(curve, truth, rtol=1e-5)
+    assert panel.drift.plot.getAxis("left").labelText == "max |B−A|"
+
+
+def test_every_variable_of_a_run_gets_a_drift_line(qtbot, panel):
+    with qtbot.waitSignal(panel.finished, timeout=30000):
+        panel.compare_series(DIFF / "tf1_run")
+    prefixes = record("tf1_run")["prefixes"]
+    steps = [int(value("tf1_run", p, "global_step")) for p in prefixes]
+    assert panel.counters_label.text() == f"Counters:  global_step {steps[0]} → {steps[-1]}"
+    for v in rows(panel):
+        click_row(qtbot, panel, v.name)
+        wait_details(qtbot, panel)
+        curve = panel.drift.plot.listDataItems()[0].getData()[1]
+        assert len(curve) == len(prefixes) and np.all(np.isfinite(curve)), v.name
+        if v.is_counter:  # a counter's line is its value at every checkpoint
+            assert list(curve) == steps
+            assert "value of global_step" in panel.drift.plot.titleLabel.text
+        else:
+            first = value("tf1_run", prefixes[0], v.key_a)
+            truth = [metrics(first, value("tf1_run", p, v.key_a))["rms_change"] * 100
+                     for p in prefixes]
+            np.testing.assert_allclose(curve, truth, rtol=1e-5, atol=1e-9, err_msg=v.name)
+
+
+def test_scalars_are_shown_as_values(qtbot, panel):
+    run_pair(qtbot, panel, KERAS / "ckpt-1", KERAS / "ckpt-5")
+    it_key = "optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE"
+    a, b = int(value("keras_run", "ckpt-1", it_key)), int(value("keras_run", "ckpt-5", it_key))
+    saves = [int(value("keras_run", p, "save_counter/.ATTRIBUTES/VARIABLE_VALUE"))
+             for p in ("ckpt-1", "ckpt-5")]
+    assert panel.counters_label.text() == (f"Counters:  optimizer/iter {a} → {b}  ·  "
+                                           f"save_counter {saves[0]} → {saves[1]}")
+    click_row(qtbot, panel, "optimizer/iter")
+    wait_details(qtbot, panel)
+    assert panel.scalar_view.isVisible() and not panel.details.isVisible()
+    text = panel.scalar_view.text()
+    assert f"<b>{a}</b>" in text and f"<b>{b}</b>" in text and f"<b>+{b - a}</b>" in text
+    assert "counter (int64)" in text
+    click_row(qtbot, panel, "optimizer/learning_rate")
+    wait_details(qtbot, panel)
+    lr = value("keras_run", "ckpt-1", "optimizer/learning_rate/.ATTRIBUTES/VARIABLE_VALUE")
+    assert f"<b>{float(str(lr)):.6g}</b>" in panel.scalar_view.text()
+    assert "<b>0</b>" in panel.scalar_view.text()  # B − A
+    # a tensor again: the histogram and the difference image come back
+    click_row(qtbot, panel, "model/layer_with_weights-1/kernel")
+    wait_details(qtbot, panel)
+    assert panel.details.isVisible() and not panel.scalar_view.isVisible()
+    assert len(panel.histogram.plot.listDataItems()) == 2

@@ -4,13 +4,15 @@
     ComparePanel.compare_series(paths)    a training run (a directory or a list), with a
                                           checkpoint slider and drift curves
 
-Left: the variables with their metrics (the relative-change column coloured on a log scale,
-most changed first; filter by text, group and "changed only"). Right: relative change per
-layer, overlaid histograms of A and B for the selected variable, a heatmap of B - A (one 2-D
-slice of an N-D tensor, chosen with the spin boxes) and, for a series, the variable's drift
-curve with the slider's position marked. All numbers come from core.compare, computed in
-background jobs with progress and Cancel; "Open in A/B" asks the main window to show the
-tensor in the normal tensor panel.
+Above: the counters (global_step, iterations, save_counter) as ``name A → B``. Left: the
+variables with their metrics (the change columns coloured on a log scale, most changed first
+by the "Rank by" measure, RMS change unless another is picked; filter by text, group and
+"changed only"). Right: change per layer, overlaid histograms of A and B for the selected
+variable, a heatmap of B - A (one 2-D slice of an N-D tensor, chosen with the spin boxes) --
+or, for a one-element variable, its values A, B and B - A -- and, for a series, the
+variable's drift curve (a one-element variable's value) with the slider's position marked.
+All numbers come from core.compare, computed in background jobs with progress and Cancel;
+"Open in A/B" asks the main window to show the tensor in the normal tensor panel.
 """
 from __future__ import annotations
 
@@ -95,6 +97,15 @@ class ComparePanel(QWidget):
         self.mode.currentIndexChanged.connect(lambda _i: self._on_slider(self.slider.value()))
         outer.addWidget(self.series_bar)
 
+        self.counters_label = QLabel("")
+        self.counters_label.setObjectName("counters")
+        self.counters_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.counters_label.setStyleSheet("color: #333; padding: 2px 0;")
+        self.counters_label.setToolTip("Counters (integer scalars such as global_step or the "
+                                       "optimizer's iterations): their values in A and B")
+        self.counters_label.hide()
+        outer.addWidget(self.counters_label)
+
         self.error = error_label()
         outer.addWidget(self.error)
 
@@ -108,10 +119,21 @@ class ComparePanel(QWidget):
         self.group_box = QComboBox()
         self.group_box.addItems(["All", "Model weights", "Optimizer state", "Other"])
         self.changed_only = QCheckBox("Changed only")
+        self.rank_box = QComboBox()
+        for i, (measure, label, tip) in enumerate(V.RANK_CHOICES):
+            self.rank_box.addItem(label, measure)
+            self.rank_box.setItemData(i, tip, Qt.ToolTipRole)
+        self.rank_box.setToolTip("What 'most changed' means for the order of the rows, the "
+                                 "layer chart and the drift curves")
+        rank_label = QLabel("&Rank by")
+        rank_label.setBuddy(self.rank_box)
         filters.addWidget(self.filter_edit, 1)
         filters.addWidget(self.group_box)
         filters.addWidget(self.changed_only)
+        filters.addWidget(rank_label)
+        filters.addWidget(self.rank_box)
         lv.addLayout(filters)
+        self.rank_box.currentIndexChanged.connect(self._on_rank)
 
         self.model = CompareTableModel(self)
         self.proxy = CompareFilter(self)
@@ -160,7 +182,17 @@ class ComparePanel(QWidget):
         self.variable_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         ml.addWidget(self.variable_label)
         middle = QSplitter(Qt.Horizontal)
+        self.details = middle
         ml.addWidget(middle, 1)
+        # A one-element variable: its values, not a histogram and a one-cell image.
+        self.scalar_view = QLabel("")
+        self.scalar_view.setObjectName("scalar")
+        self.scalar_view.setTextFormat(Qt.RichText)
+        self.scalar_view.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.scalar_view.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.scalar_view.setStyleSheet("background: white; border: 1px solid #ddd; padding: 10px;")
+        self.scalar_view.hide()
+        ml.addWidget(self.scalar_view, 1)
         self.histogram = HistogramPlot()
         middle.addWidget(self.histogram)
         diff_box = QWidget()
@@ -223,6 +255,8 @@ class ComparePanel(QWidget):
         self.series_bar.hide()
         self.drift.hide()
         self.summary_label.setText("")
+        self.counters_label.hide()
+        self._show_scalar(None)
 
     def _start(self, fn, a, b, options, label: str) -> None:
         self.progress.setValue(0)
@@ -289,21 +323,41 @@ class ComparePanel(QWidget):
             self.set_comparison(result)
         self.finished.emit()
 
+    @property
+    def rank_by(self) -> str:
+        """The measure rows, layer bars and drift curves are ranked and drawn by."""
+        return self.rank_box.currentData() or C.RMS
+
+    def set_rank_by(self, rank_by: str) -> None:
+        """Pick the "Rank by" measure (as choosing it in the box does)."""
+        index = self.rank_box.findData(rank_by)
+        if index < 0:
+            raise ValueError(f"no measure {rank_by!r}")
+        self.rank_box.setCurrentIndex(index)
+
+    def _on_rank(self, _index: int) -> None:
+        if self.comparison is not None:
+            self.set_comparison(self.comparison)
+
     def set_comparison(self, comparison: C.Comparison) -> None:
         previous = self._current.name if self._current is not None else None
         self.comparison = comparison
-        self.model.set_comparison(comparison)
+        self.model.set_comparison(comparison, self.rank_by)
         self.table.sortByColumn(-1, Qt.AscendingOrder)  # the model's own order: most changed first
         self.proxy.sort(-1)
         self._fit_columns()
         self.summary_label.setText(V.summary_text(comparison))
+        counters = V.counters_text(comparison)
+        self.counters_label.setText(f"Counters:  {counters}" if counters else "")
+        self.counters_label.setVisible(bool(counters))
         failures = comparison.failures
         if failures:
             self.error.setText(V.failures_text(failures))
             self.error.show()
         else:
             self.error.hide()
-        self.layer_chart.set_layers(comparison.layers(C.MODEL))
+        self.layer_chart.set_layers(comparison.layers(C.MODEL, rank_by=self.rank_by),
+                                    self.rank_by)
         if not self.select_variable(previous or ""):
             self._select_first()
 
@@ -365,6 +419,9 @@ class ComparePanel(QWidget):
         self.variable_label.setText(v.name + (f"   →   {v.name_b}" if v.name_b else ""))
         self._show_drift(v)
         self._build_slice_controls(v)
+        self._show_scalar(v if v.is_scalar else None)
+        if v.is_scalar:
+            return
         why = V.no_details_reason(v)
         if why is not None:
             self.histogram.clear_plot(f"no histogram ({why})")
@@ -411,11 +468,32 @@ class ComparePanel(QWidget):
             return
         self._request_difference(v)
 
+    def _show_scalar(self, v: C.VariableDiff | None) -> None:
+        """Values instead of plots for a one-element variable; the plots otherwise."""
+        self.details.setVisible(v is None)
+        self.scalar_view.setVisible(v is not None)
+        if v is None:
+            self.scalar_view.setText("")
+            return
+        cells = "".join(f"<tr><td style='color:#555; padding-right:18px'>{label}</td>"
+                        f"<td align='right'><b>{text}</b></td></tr>"
+                        for label, text in V.scalar_rows(v))
+        kind = "counter" if v.is_counter else "one value"
+        self.scalar_view.setText(
+            f"<p style='color:#777'>{kind} ({v.dtype_a or v.dtype_b})</p>"
+            f"<table style='font-size:15pt'>{cells}</table>")
+
     def _show_drift(self, v: C.VariableDiff) -> None:
         if self.series is None:
             return
-        self.drift.set_drift("drift across the run", self.series.names,
-                             self.series.drift(v.name), self.slider.value())
+        values = self.series.values(v.name) if v.is_scalar else None
+        if values is not None:
+            self.drift.set_values(f"value of {v.name} across the run", self.series.names,
+                                  values, self.slider.value())
+            return
+        self.drift.set_drift(f"drift across the run ({C.MEASURE_TITLES[self.rank_by]})",
+                             self.series.names, self.series.drift(v.name, self.rank_by),
+                             self.slider.value(), self.rank_by)
 
     def _open(self, side: str) -> None:
         v = self._current

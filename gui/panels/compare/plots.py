@@ -26,30 +26,35 @@ def _plain(plot_item) -> None:
 
 
 class LayerChart(pg.PlotWidget):
-    """Horizontal bars: relative change per layer (model weights), most changed on top."""
+    """Horizontal bars: change per layer (model weights) by the ranking's measure, most
+    changed on top."""
 
     MAX_LAYERS = 24
 
     def __init__(self):
         super().__init__()
         self.plot = self.getPlotItem()
-        self.plot.setTitle("Relative change per layer, % (model weights)", size="9pt")
+        self.rank_by = C.RMS
+        self.plot.setTitle(V.chart_title(self.rank_by), size="9pt")
         self.plot.showGrid(x=True, y=False, alpha=0.25)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         _plain(self.plot)
         self.layers: list[C.LayerSummary] = []
 
-    def set_layers(self, layers: list[C.LayerSummary]) -> None:
+    def set_layers(self, layers: list[C.LayerSummary], rank_by: str | None = None) -> None:
         self.plot.clear()
-        self.layers = V.chart_layers(layers, self.MAX_LAYERS)
+        if rank_by is not None:
+            self.rank_by = rank_by
+        self.plot.setTitle(V.chart_title(self.rank_by), size="9pt")
+        self.layers = V.chart_layers(layers, self.MAX_LAYERS, self.rank_by)
         n = len(self.layers)
         if not n:
             self.plot.getAxis("left").setTicks([[]])
             return
-        values = np.array([s.rel_change * 100 for s in self.layers])
+        values = np.array([V.bar_value(s, self.rank_by) for s in self.layers])
         ys = np.arange(n)[::-1].astype(float)
-        brushes = [pg.mkBrush(QColor(*V.layer_change_rgb(s)).darker(BAR_DARKER))
+        brushes = [pg.mkBrush(QColor(*V.layer_change_rgb(s, self.rank_by)).darker(BAR_DARKER))
                    for s in self.layers]
         bars = pg.BarGraphItem(x0=np.zeros(n), y=ys, width=values, height=0.7, brushes=brushes,
                                pen=pg.mkPen(120, 120, 120))
@@ -130,26 +135,52 @@ class DifferenceImage(pg.PlotWidget):
 
 
 class DriftPlot(pg.PlotWidget):
-    """A variable's relative change across a run: from the first checkpoint and step by step,
-    with the slider's checkpoint marked."""
+    """A variable's change across a run (by the ranking's measure): from the first checkpoint
+    and step by step, with the slider's checkpoint marked; a one-element variable's value at
+    every checkpoint instead."""
 
     def __init__(self):
         super().__init__()
         self.plot = self.getPlotItem()
         self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.setLabel("left", "relative change (%)")
+        self.plot.setLabel("left", V.measure_label(C.RMS))
         self.plot.setLabel("bottom", "checkpoint")
         self.legend = self.plot.addLegend(offset=(10, 10))
         _plain(self.plot)
         self.marker = pg.InfiniteLine(angle=90, pen=pg.mkPen(120, 120, 120, style=Qt.DashLine))
 
-    def set_drift(self, title: str, names: list[str], drift: dict, position: int) -> None:
+    def _start(self, title: str, names: list[str], left: str) -> np.ndarray:
         self.plot.clear()
         self.legend.clear()
         self.plot.setTitle(title, size="9pt")
-        xs = np.arange(len(names), dtype=float)
-        from_first = np.array(V.drift_percent(drift["from_first"]), dtype=float)
-        step = np.array(V.drift_percent(drift["step"]), dtype=float)
+        self.plot.setLabel("left", left)
+        every = max(1, len(names) // 8)
+        self.plot.getAxis("bottom").setTicks(
+            [[(float(i), names[i]) for i in range(0, len(names), every)]])
+        self._count = len(names)
+        return np.arange(len(names), dtype=float)
+
+    def _finish(self, position: int) -> None:
+        self.marker.setValue(position)
+        self.plot.addItem(self.marker)
+        self.plot.autoRange()
+        # room for the first and last checkpoints' names under the axis
+        self.plot.setXRange(-0.3, self._count - 0.7, padding=0)
+
+    def set_values(self, title: str, names: list[str], values: list, position: int) -> None:
+        """A one-element variable (a counter, a learning rate): its value at each checkpoint."""
+        xs = self._start(title, names, "value")
+        ys = np.array(V.value_curve(values), dtype=float)
+        self.plot.addItem(pg.PlotDataItem(xs, ys, pen=pg.mkPen(COLOR_B, width=2), symbol="o",
+                                          symbolSize=6, symbolBrush=COLOR_B, name="value",
+                                          connect="finite"))
+        self._finish(position)
+
+    def set_drift(self, title: str, names: list[str], drift: dict, position: int,
+                  rank_by: str = C.RMS) -> None:
+        xs = self._start(title, names, V.measure_label(rank_by))
+        from_first = np.array(V.drift_values(drift["from_first"], rank_by), dtype=float)
+        step = np.array(V.drift_values(drift["step"], rank_by), dtype=float)
         self.plot.addItem(pg.PlotDataItem(xs, from_first, pen=pg.mkPen(COLOR_B, width=2),
                                           symbol="o", symbolSize=6, symbolBrush=COLOR_B,
                                           name=f"from {names[0]}", connect="finite"))
@@ -157,9 +188,4 @@ class DriftPlot(pg.PlotWidget):
                                           pen=pg.mkPen(COLOR_A, width=1.5, style=Qt.DashLine),
                                           symbol="t", symbolSize=6, symbolBrush=COLOR_A,
                                           name="from previous", connect="finite"))
-        every = max(1, len(names) // 8)
-        self.plot.getAxis("bottom").setTicks(
-            [[(float(i), names[i]) for i in range(0, len(names), every)]])
-        self.marker.setValue(position)
-        self.plot.addItem(self.marker)
-        self.plot.autoRange()
+        self._finish(position)

@@ -34,15 +34,22 @@ class CompareTableModel(QAbstractTableModel):
     """One row per aligned variable of a Comparison."""
 
     COLUMNS = list(V.COLUMNS)
+    RMS = V.RMS_COLUMN
     REL = V.REL_COLUMN
+    # The coloured columns and the change each is coloured by.
+    _COLOURED = {V.RMS_COLUMN: "rms_change", V.REL_COLUMN: "rel_change"}
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._rows: list[C.VariableDiff] = []
+        self.rank_by = C.RMS
 
-    def set_comparison(self, comparison: C.Comparison | None) -> None:
+    def set_comparison(self, comparison: C.Comparison | None, rank_by: str | None = None) -> None:
+        """Show ``comparison``, most changed first by ``rank_by`` (default: as before)."""
+        if rank_by is not None:
+            self.rank_by = rank_by
         self.beginResetModel()
-        self._rows = V.table_rows(comparison)
+        self._rows = V.table_rows(comparison, self.rank_by)
         self.endResetModel()
 
     def variable(self, row: int) -> C.VariableDiff:
@@ -73,15 +80,19 @@ class CompareTableModel(QAbstractTableModel):
             return V.cell_text(v, self.COLUMNS[col])
         if role == SORT_ROLE:
             return V.sort_value(v, self.COLUMNS[col])
-        if role == Qt.BackgroundRole and col == self.REL:
-            color = change_color(v.rel_change, v.status)
+        if role == Qt.BackgroundRole and col in self._COLOURED and not v.is_counter:
+            color = change_color(getattr(v, self._COLOURED[col]), v.status)
             return QBrush(color) if color is not None else None
-        if role == Qt.TextAlignmentRole and col >= self.REL:
+        if role == Qt.TextAlignmentRole and self.COLUMNS[col] in V.NUMBER_COLUMNS:
             return int(Qt.AlignRight | Qt.AlignVCenter)
         if role == Qt.ToolTipRole:
             return V.tooltip_text(v)
         if role == Qt.ForegroundRole and v.status == C.FAILED:
             return QBrush(FAILED_TEXT)
+        if role == Qt.ForegroundRole and col in self._COLOURED and not v.is_counter:
+            color = change_color(getattr(v, self._COLOURED[col]), v.status)
+            if color is not None and color.lightnessF() < 0.45:
+                return QBrush(Qt.white)  # readable on the darkest reds
         return None
 
 

@@ -1,5 +1,6 @@
-"""The comparison as a window of its own: opened from the main window (File > Compare
-Checkpoints…) or standalone (``tensorloupe gui --compare A B [--screenshot OUT.png]``)."""
+"""File > Compare Checkpoints… (the comparison opens as a tab of the main window, see
+``host``), showing a compared tensor in the main window, and the comparison as a window of
+its own for ``tensorloupe gui --compare A B [--screenshot OUT.png]``."""
 from __future__ import annotations
 
 import os
@@ -43,45 +44,53 @@ def start(panel: ComparePanel, paths: list[str]) -> None:
         panel.compare_series(paths)
 
 
-def ask_compare(main_window) -> CompareWindow | None:
-    """File > Compare Checkpoints…: choose two checkpoints (or a training directory)."""
+CHECKPOINT_FILTER = "Checkpoint index (*.index);;All files (*)"
+
+
+def choose_checkpoint(parent, caption: str, directory: str) -> str | None:
+    """A checkpoint's ``.index`` picked in a file dialog that starts in ``directory``."""
+    path, _ = QFileDialog.getOpenFileName(parent, caption, directory, CHECKPOINT_FILTER)
+    return path or None
+
+
+def ask_compare(main_window) -> ComparePanel | None:
+    """File > Compare Checkpoints…: the checkpoints picked in the tree, two checkpoints or a
+    training directory; the file dialogs start where the selected item is."""
+    from .host import start_directory
+    host = main_window.compare_host
+    picked = host.selected_checkpoints()
     box = QMessageBox(main_window)
     box.setWindowTitle("Compare checkpoints")
     box.setText("Compare two checkpoints, or every checkpoint of a training directory?")
+    selected = None
+    if len(picked) >= 2:
+        selected = box.addButton(f"The {len(picked)} selected", QMessageBox.AcceptRole)
+        box.setInformativeText("Selected in the tree: "
+                               + ", ".join(V.checkpoint_name(p) for p in picked))
     pair = box.addButton("Two checkpoints…", QMessageBox.AcceptRole)
     run = box.addButton("Training directory…", QMessageBox.AcceptRole)
     box.addButton(QMessageBox.Cancel)
+    box.setDefaultButton(selected or pair)
     box.exec()
-    flt = "Checkpoint index (*.index);;All files (*)"
-    if box.clickedButton() is pair:
-        a, _ = QFileDialog.getOpenFileName(main_window, "Checkpoint A", "", flt)
+    start_dir = start_directory(main_window.current_node(), main_window.model.documents())
+    if selected is not None and box.clickedButton() is selected:
+        paths = picked
+    elif box.clickedButton() is pair:
+        a = choose_checkpoint(main_window, "Checkpoint A", start_dir)
         if not a:
             return None
-        b, _ = QFileDialog.getOpenFileName(main_window, "Checkpoint B", os.path.dirname(a), flt)
+        b = choose_checkpoint(main_window, "Checkpoint B", os.path.dirname(a))
         if not b:
             return None
         paths = [a, b]
     elif box.clickedButton() is run:
-        d = QFileDialog.getExistingDirectory(main_window, "Training directory")
+        d = QFileDialog.getExistingDirectory(main_window, "Training directory", start_dir)
         if not d:
             return None
         paths = [d]
     else:
         return None
-    return open_compare_window(main_window, paths)
-
-
-def open_compare_window(main_window, paths: list[str]) -> CompareWindow:
-    """Open a comparison window; "Open in A/B" shows the tensor in ``main_window``."""
-    window = CompareWindow(main_window)
-    window.resize(1400, 900)
-    if main_window is not None:
-        window.panel.open_tensor.connect(
-            lambda prefix, key: open_in_window(main_window, prefix, key, window.open_job))
-        main_window.compare_windows.append(window)
-    window.show()
-    start(window.panel, [os.fspath(p) for p in paths])
-    return window
+    return host.open(paths)
 
 
 def open_in_window(main_window, prefix: str, key: str, job: JobSlot) -> None:
@@ -104,6 +113,7 @@ def _find_in_tree(ctx, prefix: str, key: str) -> list[str]:
 def _select_in_tree(main_window, document: str, labels: list[str]) -> None:
     main_window.raise_()
     main_window.activateWindow()
+    main_window.compare_host.show_browser()
     several = len(main_window.model.documents()) > 1
     try:
         main_window.select_path([document, *labels] if several else labels)
