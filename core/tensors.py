@@ -12,11 +12,23 @@ The rules follow tensorflow/core/framework/tensor.proto and tensor_util:
 """
 from __future__ import annotations
 
+import sys
+
 from .errors import FormatError, UnsupportedError
 
 # A corrupt or hostile shape must not make us allocate without limit: a constant whose
 # few stored values would expand beyond this many bytes is refused.
 MAX_EXPANDED_BYTES = 1 << 31
+
+# TensorFlow's own bounds on a shape (tensorflow/core/framework/tensor_shape.h/.cc): at most
+# MaxDimensions() = 254 dimensions, no negative size, and an element count that fits int64.
+# A stored shape outside them is damaged, whatever wrote it.
+MAX_RANK = 254
+MAX_ELEMENTS = (1 << 63) - 1
+# Shapes TensorFlow accepts but numpy cannot hold: more than 64 dimensions, or sizes whose
+# product (zeros left out) times the item size overflows numpy's index type, as (0, 2**62)
+# float32 does although it holds no element.
+NUMPY_MAX_RANK = 64
 
 # DataType enum -> name of the TensorProto field that holds its values.
 _VALUE_FIELD = {
@@ -67,6 +79,64 @@ def num_elements(dims, *, what: str = "tensor") -> int:
     return n
 
 
+def dims_text(dims) -> str:
+    """A shape for a one-line message: ``[0, 4611686018427387904]``, or its rank alone when
+    it has too many dimensions to print."""
+    dims = list(dims)
+    if len(dims) > 8:
+        return f"of {len(dims)} dimensions"
+    return "[" + ", ".join(str(int(d)) for d in dims) + "]"
+
+
+def check_shape(dims, what: str = "tensor", path=None) -> int:
+    """The element count of a stored, fully known shape; FormatError when TensorFlow itself
+    would refuse the shape (too many dimensions, a negative size, more than 2**63 - 1
+    elements)."""
+    if len(dims) > MAX_RANK:
+        raise FormatError(f"{what} has {len(dims)} dimensions; TensorFlow allows at most "
+                          f"{MAX_RANK}", path)
+    n = 1
+    for d in dims:
+        if d < 0:
+            raise FormatError(f"{what} has a negative dimension {d}", path)
+        n *= d
+    if n > MAX_ELEMENTS:
+        raise FormatError(f"{what} has shape {dims_text(dims)}, more than 2**63 - 1 elements",
+                          path)
+    return n
+
+
+def check_numpy_shape(dims, itemsize: int | None, what: str = "tensor", path=None) -> None:
+    """UnsupportedError when numpy cannot make an array of this shape (valid for TensorFlow):
+    more than 64 dimensions, or sizes too large for numpy's index type even when a zero
+    size leaves no element. ``itemsize`` None (strings) counts as a pointer."""
+    if len(dims) > NUMPY_MAX_RANK:
+        raise UnsupportedError(f"{what} has {len(dims)} dimensions; numpy arrays have at most "
+                               f"{NUMPY_MAX_RANK}", path)
+    span = itemsize or 8
+    for d in dims:
+        if d:
+            span *= d
+    if span > sys.maxsize:
+        raise UnsupportedError(f"{what} has shape {dims_text(dims)}, which numpy cannot hold "
+                               f"(its sizes multiply past {sys.maxsize} bytes)", path)
+
+
+def check_stored_bytes(count: int, itemsize: int | None, stored: int, what: str,
+                       path=None) -> None:
+    """FormatError unless ``stored`` bytes can hold ``count`` elements: exactly
+    count x itemsize for fixed-size types, at least one length byte per string. Checked
+    before anything of that size is allocated, so a shape edited to claim more than the
+    file holds costs nothing."""
+    if itemsize is not None:
+        if stored != count * itemsize:
+            raise FormatError(f"{what}: its shape needs {count * itemsize} bytes but "
+                              f"{stored} are stored", path)
+    elif count > stored:
+        raise FormatError(f"{what}: {count} strings cannot fit in the {stored} bytes stored",
+                          path)
+
+
 # ---------------------------------------------------------------- TensorProto -> numpy
 
 def to_numpy(proto, *, max_bytes: int = MAX_EXPANDED_BYTES):
@@ -83,11 +153,13 @@ def to_numpy(proto, *, max_bytes: int = MAX_EXPANDED_BYTES):
     dims = shape_dims(proto.tensor_shape)
     if dims is None:
         raise FormatError("constant tensor has an unknown rank")
-    n = num_elements(dims, what="constant tensor")
+    n = check_shape(dims, "constant tensor")
     if enum in (20, 21):
+        check_numpy_shape(dims, None, "constant tensor")
         return _object_values(proto, enum, dims, n)
     dtype = dtypes.to_numpy(enum)
     itemsize = dtype.itemsize if enum != 7 else 8
+    check_numpy_shape(dims, itemsize, "constant tensor")
     if n * itemsize > max_bytes:
         raise FormatError(
             f"constant tensor of shape {list(dims)} would need {n * itemsize} bytes "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 from pathlib import Path
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
@@ -71,9 +72,47 @@ def tensorflow_pool() -> descriptor_pool.DescriptorPool:
     return pool
 
 
+# Protobuf's parsers (binary and text, in C++ as in upb) refuse messages nested deeper than
+# this, and so does TensorFlow. The pure-Python text parser has no such limit: it recurses
+# until the interpreter's stack runs out, so text is measured before it is parsed.
+MAX_NESTING = 100
+
+
+# What can hold a brace without opening a message: quoted strings and comments.
+_DEPTH_TOKENS = re.compile(r"""[{}<>]|#[^\n]*|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?""")
+
+
+def nesting_depth(text: str) -> int:
+    """How deeply messages nest in text format: the deepest ``{``/``<`` reached, not
+    counting those inside quoted strings or ``#`` comments."""
+    depth = deepest = 0
+    for m in _DEPTH_TOKENS.finditer(text):
+        c = m.group()
+        if c == "{" or c == "<":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif c == "}" or c == ">":
+            depth -= 1
+    return deepest
+
+
+def parse_bounded(text: str, message, **options):
+    """``text_format.Parse`` that refuses messages nested deeper than MAX_NESTING with a
+    ParseError, as protobuf's other parsers do, instead of exhausting the stack."""
+    depth = nesting_depth(text)
+    if depth > MAX_NESTING:
+        raise text_format.ParseError(f"messages are nested {depth} levels deep; the limit "
+                                     f"is {MAX_NESTING}")
+    try:
+        return text_format.Parse(text, message, **options)
+    except RecursionError:
+        raise text_format.ParseError("messages are nested too deeply to parse") from None
+
+
 def parse(text: str, message):
     """Parse TensorFlow's text format into ``message`` (cleared first) and return it."""
-    return text_format.Parse(text, message, descriptor_pool=tensorflow_pool())
+    return parse_bounded(text, message, descriptor_pool=tensorflow_pool())
 
 
 def to_text(message) -> str:

@@ -7,15 +7,17 @@ TensorFlow's Saver and CheckpointManager keep it beside the checkpoints:
     ...
     all_model_checkpoint_timestamps: 1732550400.12
 
-Paths may be relative to the directory or absolute. An absolute path that no longer
-exists (the directory was copied from another machine) falls back to the same file
-name inside the directory, which is what the user almost always means.
+Paths may be relative to the directory or absolute (TensorFlow writes absolute ones): the
+checkpoint a path names is used wherever it is. When it does not exist (the directory was
+copied from another machine, maybe a Windows one), the checkpoint of the same base name
+inside the directory is used instead, which is what the user almost always means. The
+resolved prefix is what every field here holds; ``named`` keeps what the file said.
 """
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import FormatError, NotFoundError
 
@@ -25,9 +27,10 @@ STATE_FILENAME = "checkpoint"
 @dataclass(frozen=True)
 class RunCheckpoint:
     """One checkpoint of a training run."""
-    prefix: str
+    prefix: str  # resolved: where the checkpoint really is
     timestamp: float | None = None  # seconds since the epoch, when the state file says
     step: int | None = None  # the trailing number of the prefix (ckpt-40 -> 40)
+    named: str | None = None  # the state file's own text, when resolving changed it
 
     @property
     def name(self) -> str:
@@ -41,6 +44,8 @@ class CheckpointState:
     all_model_checkpoint_paths: tuple[str, ...]
     all_model_checkpoint_timestamps: tuple[float, ...]
     last_preserved_timestamp: float
+    # what the file wrote, resolved path -> text, for the paths resolving changed
+    named: dict = field(default_factory=dict, compare=False)
 
 
 def _step(prefix: str) -> int | None:
@@ -49,15 +54,29 @@ def _step(prefix: str) -> int | None:
 
 
 def exists(prefix: str) -> bool:
-    """Whether a V2 checkpoint with this prefix is on disk (its .index file)."""
-    return os.path.isfile(prefix + ".index")
+    """Whether a checkpoint with this prefix is on disk: its .index file (V2), or a V1 file,
+    its shards or TensorFlow's pattern for them."""
+    if os.path.isfile(prefix + ".index"):
+        return True
+    from .v1 import is_v1_prefix
+    return is_v1_prefix(prefix)
+
+
+def _base_name(path: str) -> str:
+    # Either separator: a state file written on Windows says C:\\runs\\ckpt-5.
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 
 
 def resolve(directory: str, path: str) -> str:
-    """A path from the state file as a usable prefix."""
+    """A path from the state file as a usable prefix: the checkpoint it names when that
+    exists, else the one of the same base name inside ``directory`` when that exists, else
+    the path as named (so that the error about it shows what the file said)."""
     full = path if os.path.isabs(path) else os.path.join(directory, path)
-    if not exists(full):
-        local = os.path.join(directory, os.path.basename(path))
+    if exists(full):
+        return full
+    base = _base_name(path)
+    if base and base not in (".", ".."):
+        local = os.path.join(directory, base)
         if exists(local):
             return local
     return full
@@ -71,21 +90,30 @@ def read_state(directory: str | os.PathLike) -> CheckpointState | None:
         return None
     from google.protobuf import text_format
     from tensorloupe.protos import checkpoint_state_pb2
+    from tensorloupe.protos.text import parse_bounded
     try:
         with open(path, "rb") as f:
             text = f.read(1 << 24).decode("utf-8")
-        state = text_format.Parse(text, checkpoint_state_pb2.CheckpointState())
+        state = parse_bounded(text, checkpoint_state_pb2.CheckpointState())
     except (UnicodeDecodeError, text_format.ParseError) as exc:
         raise FormatError(f"not a checkpoint state file ({str(exc).splitlines()[0]})",
                           path) from None
+    named = {}
+
+    def resolved(text: str) -> str:
+        out = resolve(directory, text)
+        if out != text:
+            named[out] = text
+        return out
+
     return CheckpointState(
         directory=directory,
-        model_checkpoint_path=(resolve(directory, state.model_checkpoint_path)
+        model_checkpoint_path=(resolved(state.model_checkpoint_path)
                                if state.model_checkpoint_path else ""),
-        all_model_checkpoint_paths=tuple(resolve(directory, p)
-                                         for p in state.all_model_checkpoint_paths),
+        all_model_checkpoint_paths=tuple(resolved(p) for p in state.all_model_checkpoint_paths),
         all_model_checkpoint_timestamps=tuple(state.all_model_checkpoint_timestamps),
         last_preserved_timestamp=state.last_preserved_timestamp,
+        named=named,
     )
 
 
@@ -117,7 +145,7 @@ def training_run(directory: str | os.PathLike) -> list[RunCheckpoint]:
             if exists(p):
                 stamp = stamps[i] if len(stamps) == len(state.all_model_checkpoint_paths) \
                     and i < len(stamps) else None
-                out.append(RunCheckpoint(p, stamp, _step(p)))
+                out.append(RunCheckpoint(p, stamp, _step(p), state.named.get(p)))
         if out:
             return out
     prefixes = [os.path.join(directory, n[:-len(".index")])

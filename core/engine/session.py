@@ -12,18 +12,19 @@ init op with the asset paths fed, exactly as TensorFlow's loader does; later run
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import weakref
 
 import numpy as np
 
-from .. import dtypes
-from ..errors import ExecutionError, InputError, NotFoundError, UnsupportedError
-from .context import KernelContext, RunOptions
+from .. import dtypes, paths
+from ..errors import ExecutionError, FormatError, InputError, NotFoundError, UnsupportedError
+from .context import KernelContext, RunOptions, run_scope
 from .executor import execute
 from .plan import PLACEHOLDERS, Body, Library, Plan, Unsupported, build_plan
-from .resources import ResourceManager
+from .resources import ResourceManager, Variable
 
 
 class Session:
@@ -40,6 +41,14 @@ class Session:
         self._readers: dict = {}
         self._checked: set = set()
         self._lock = threading.RLock()
+        # Where kernels may read files (a vocabulary ...) and checkpoints (restore): resolved
+        # directories, or None for no limit. Sessions of opened models set them so that a
+        # graph naming /etc/passwd, or a symlink out of the model, reads nothing.
+        self.file_roots: tuple[str, ...] | None = None
+        self.checkpoint_roots: tuple[str, ...] | None = None
+        # Checksum checks of the checkpoints it restores from (None: the default, on); a model
+        # opened with verify=False restores damaged data too, for a forensic look.
+        self.verify: bool | None = None
 
     # ---------------------------------------------------------------- planning
     def plan(self, fetches, feeds=(), targets=()) -> Plan:
@@ -114,7 +123,8 @@ class Session:
         fetch_list = [fetches] if single else list(fetches)
         feeds = dict(feeds or {})
         names = [_tensor_name(k) for k in feeds]
-        with self._lock:
+        # (the run's budget covers planning too: constants are refused before decoding)
+        with self._lock, run_scope(options or self.options):
             plan = self.plan([_tensor_name(f) for f in fetch_list], names, list(targets))
             self.check([plan])
             values = [self.convert_feed(name, v) for name, v in zip(names, feeds.values())]
@@ -125,7 +135,9 @@ class Session:
         from .ops.math import blas_threads
         ctx = KernelContext(self, options or self.options)
         with np.errstate(all="ignore"), blas_threads():
-            return execute(plan, ctx, feed_values)
+            out = execute(plan, ctx, feed_values)
+        _no_uninitialized(plan, out)
+        return out
 
     def call_function(self, name: str, inputs: list, attrs: dict, ctx: KernelContext) -> list:
         plan = self.function_plan(name, attrs)
@@ -141,9 +153,26 @@ class Session:
     def checkpoint_reader(self, prefix: str):
         reader = self._readers.get(prefix)
         if reader is None:
-            from ..checkpoint import open_checkpoint
-            reader = self._readers[prefix] = open_checkpoint(prefix)
+            from ..checkpoint import find_prefix, open_checkpoint
+            if self.checkpoint_roots is not None:
+                if "\x00" in prefix:
+                    raise paths.OutsideModelError(f"the checkpoint to restore, {prefix!r}, "
+                                                  "names no usable file")
+                # the name itself first: finding the prefix may read a state file there
+                paths.check_inside(prefix, self.checkpoint_roots, "the checkpoint to restore")
+                paths.check_checkpoint_files(find_prefix(prefix), self.checkpoint_roots,
+                                             "the checkpoint to restore")
+            reader = self._readers[prefix] = open_checkpoint(prefix, verify=self.verify)
         return reader
+
+    def model_file(self, path: str, what: str = "the file") -> str:
+        """``path`` if kernels may read it (see ``file_roots``), else OutsideModelError."""
+        if self.file_roots is None:
+            return path
+        if "\x00" in path:
+            raise paths.OutsideModelError(f"{what} {path!r} names no usable file")
+        paths.check_inside(path, self.file_roots, what)
+        return path
 
     def close_readers(self) -> None:
         """Close the checkpoints restore opened (restored values are copies)."""
@@ -174,6 +203,16 @@ class Session:
         if shape is not None:
             check_shape(array, shape, tensor_name)
         return array
+
+
+def _no_uninitialized(plan: Plan, values: list) -> None:
+    """A TF1 variable without a value travels as the variable itself (an Assign still has
+    to reach it); fetching it, directly or through Identity, fails as in TensorFlow."""
+    for (slot, _), value in zip(plan.fetch_refs, values):
+        if isinstance(value, Variable):
+            node = plan.body.nodes[slot].name if slot < len(plan.body.nodes) else "?"
+            raise ExecutionError(f"node '{node}': Attempting to use uninitialized value "
+                                 f"{value.name}")
 
 
 def to_array(value, dtype_enum: int | None, what: str = "value") -> np.ndarray:
@@ -246,6 +285,12 @@ def _place(u: Unsupported) -> str:
     return text
 
 
+def _is_v1(prefix: str) -> bool:
+    """Whether ``prefix`` is a V1 checkpoint (a file, or shards): restored like a V2 one."""
+    from ..checkpoint.v1 import is_v1_prefix
+    return is_v1_prefix(prefix)
+
+
 def _tensor_name(name: str) -> str:
     return name if ":" in name else name + ":0"
 
@@ -305,6 +350,14 @@ class LoadedMetaGraph:
         self.session = Session(meta_graph_proto.graph_def, op_list, options)
         self.restored = False
         self.checkpoint_prefix: str | None = None
+        # A SavedModel's kernels read its assets/ (and assets.extra/) and restore from its
+        # variables/; a graph without one reads no file (a .meta graph's checkpoint: see
+        # ``_restore_plans``).
+        if export_dir is not None:
+            self.session.file_roots = paths.asset_roots(export_dir)
+            self.session.checkpoint_roots = (paths.variables_root(export_dir),)
+        else:
+            self.session.file_roots = self.session.checkpoint_roots = ()
 
     # -- what TensorFlow's loader would do
     def _restore_plans(self):
@@ -312,10 +365,14 @@ class LoadedMetaGraph:
         saver = self.proto.saver_def if self.proto.HasField("saver_def") else None
         prefix = self.checkpoint_prefix
         if prefix is None and self.export_dir is not None:
-            prefix = os.path.join(self.export_dir, "variables", "variables")
+            prefix = paths.variables_prefix(self.export_dir)
+        elif prefix is not None and self.export_dir is None:
+            # a .meta graph restores from the checkpoint beside it, and from nowhere else
+            self.session.checkpoint_roots = (paths.real(os.path.dirname(
+                os.path.abspath(prefix))),)
         restore = None
         if saver is not None and saver.restore_op_name and prefix is not None \
-                and os.path.isfile(prefix + ".index"):
+                and (os.path.isfile(prefix + ".index") or _is_v1(prefix)):
             fname = _tensor_name(saver.filename_tensor_name)
             restore = (self.session.plan([], [fname], [saver.restore_op_name]), prefix)
             plans.append(restore[0])
@@ -356,15 +413,21 @@ class LoadedMetaGraph:
         assets = list(self.proto.asset_file_def)
         if not assets and "saved_model_assets" in self.proto.collection_def:
             # Older TF1 exports keep AssetFileDefs (packed in Any) in a collection.
+            from google.protobuf.message import DecodeError
+
             from tensorloupe.protos import meta_graph_pb2
             coll = self.proto.collection_def["saved_model_assets"]
             for packed in coll.any_list.value:
                 a = meta_graph_pb2.AssetFileDef()
-                a.ParseFromString(packed.value)
+                try:
+                    a.ParseFromString(packed.value)
+                except DecodeError as exc:
+                    raise FormatError(f"an asset entry is not an AssetFileDef ({exc})") from None
                 assets.append(a)
         for a in assets:
             if a.tensor_info.name and self.session.node_for(a.tensor_info.name) is not None:
-                path = os.path.join(self.export_dir, "assets", a.filename)
+                # Refused (OutsideModelError) when the file resolves outside the model.
+                path = os.fspath(paths.asset_path(self.export_dir, a.filename))
                 feeds[_tensor_name(a.tensor_info.name)] = np.array(path.encode("utf-8"), dtype=object)
         return feeds
 
@@ -393,7 +456,7 @@ class LoadedMetaGraph:
         feeds = dict(feeds or {})
         names = [_tensor_name(k) for k in feeds]
         sess = self.session
-        with sess._lock:
+        with sess._lock, run_scope(options or sess.options):
             plan = sess.plan(fetch_list, names, [])
             self.prepare([plan])
             values = [sess.convert_feed(n, v) for n, v in zip(names, feeds.values())]
@@ -419,7 +482,7 @@ class LoadedMetaGraph:
             name = _tensor_name(_info_name(info, k, "input"))
             names.append(name)
             values.append(inputs[k])
-        with sess._lock:
+        with sess._lock, run_scope(options or sess.options):
             plan = sess.plan([_tensor_name(f) for f in fetches], names, [])
             self.prepare([plan])
             converted = []
@@ -452,6 +515,8 @@ def loaded(meta_graph, export_dir=None, checkpoint_prefix=None) -> LoadedMetaGra
         if lm is None:
             lm = LoadedMetaGraph(meta_graph.proto, export_dir)
             lm.checkpoint_prefix = checkpoint_prefix
+            owner = meta_graph.saved_model
+            lm.session.verify = owner.verify if owner is not None else None
             _LOADED[meta_graph] = lm
         return lm
 
@@ -472,17 +537,32 @@ def run_signature(saved_model, key: str, inputs: dict, tags=None,
                   options: RunOptions | None = None, **extra) -> dict:
     """Run signature ``key`` of a SavedModel's MetaGraph; returns {output key: array}.
 
-    ``extra`` may set RunOptions fields directly (trace=, cancel=, max_alloc_bytes=,
-    max_iterations=).
+    ``extra`` may set RunOptions fields directly (budget=, max_memory=, max_iterations=,
+    timeout=, trace=, cancel=).
     """
-    return _saved_model_loaded(saved_model, tags).run_signature(key, inputs,
-                                                                _options(options, extra))
+    with _naming(saved_model.file):
+        return _saved_model_loaded(saved_model, tags).run_signature(key, inputs,
+                                                                    _options(options, extra))
 
 
 def run_saved_model(saved_model, fetches, feeds: dict | None = None, tags=None,
                     options: RunOptions | None = None, **extra):
     """Fetch tensors by name from a SavedModel's restored MetaGraph."""
-    return _saved_model_loaded(saved_model, tags).run(fetches, feeds, _options(options, extra))
+    with _naming(saved_model.file):
+        return _saved_model_loaded(saved_model, tags).run(fetches, feeds,
+                                                          _options(options, extra))
+
+
+@contextlib.contextmanager
+def _naming(source):
+    """A FormatError about the graph (a malformed node, attribute or asset) names the
+    model file it came from, as errors from reading the file do."""
+    try:
+        yield
+    except FormatError as exc:
+        if exc.path is not None:
+            raise
+        raise type(exc)(exc.message, source) from None
 
 
 def run_graph(graph_model, fetches, feeds: dict | None = None,
@@ -492,12 +572,15 @@ def run_graph(graph_model, fetches, feeds: dict | None = None,
     if graph_model.meta_graph_proto is not None:
         prefix = graph_model.checkpoint
         lm = loaded(graph_model.meta_graph, None, str(prefix) if prefix else None)
-        return lm.run(fetches, feeds, options)
+        with _naming(graph_model.path):
+            return lm.run(fetches, feeds, options)
     with _LOADED_LOCK:
         sess = _LOADED.get(graph_model)
         if sess is None:
             sess = _LOADED[graph_model] = Session(graph_model.graph_def)
-    return sess.run(fetches, feeds, options=options)
+            sess.file_roots = sess.checkpoint_roots = ()  # a lone GraphDef reads no file
+    with _naming(graph_model.path):
+        return sess.run(fetches, feeds, options=options)
 
 
 def signature_info(saved_model, key: str, tags=None):

@@ -6,6 +6,8 @@ from pathlib import Path
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QPlainTextEdit, QVBoxLayout
 
+from tensorloupe.core import paths
+from tensorloupe.core.errors import TensorloupeError
 from tensorloupe.core.stats import format_bytes
 
 from .. import nodes as N
@@ -52,6 +54,33 @@ def read_preview(path: Path) -> tuple[str, str, int]:
     return "hex", hex_dump(head[:HEX_LIMIT]), size
 
 
+def owning_model(node):
+    """The directory of the SavedModel a tree node belongs to (from the nearest ancestor
+    showing a SavedModel or one of its MetaGraphs), or None."""
+    while node is not None:
+        payload = node.payload
+        sm = getattr(payload, "saved_model", None) if payload is not None else None
+        if sm is None and hasattr(payload, "meta_graphs") and hasattr(payload, "path"):
+            sm = payload
+        if sm is not None:
+            return sm.path
+        node = node.parent
+    return None
+
+
+def refusal(node, path) -> str | None:
+    """Why core refuses to read ``path`` for the model ``node`` belongs to (it resolves
+    outside the model's assets/ and assets.extra/), or None when it may be read."""
+    model = owning_model(node)
+    if model is None:
+        return None
+    try:
+        paths.check_asset_file(model, path)
+    except TensorloupeError as exc:
+        return exc.message
+    return None
+
+
 class AssetPanel(Panel):
     name = "asset"
 
@@ -86,8 +115,13 @@ class AssetPanel(Panel):
         self.text.setPlainText("")
         self.error.hide()
         self.mode = ""
-        if node.error or path is None:
+        if path is None:
             self._show_error(node.error or "This asset names no file.")
+            return
+        refused = refusal(node, path)
+        if refused or node.error:
+            # core's refusal first: the tree may have stat'ed the file and written its own
+            self._show_error(refused or node.error)
             return
         self.submit(lambda ctx, p: read_preview(p), path, label=f"Reading {path.name}",
                     on_result=self._on_preview, on_error=lambda exc: self._show_error(str(exc)))

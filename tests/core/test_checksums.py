@@ -286,3 +286,18 @@ def test_series_checks_by_default(tmp_path):
     assert "net/dense/bias" in {v.name for v in series.consecutive[0].failures}
     unchecked = compare_series([VARIANTS / "base", b, VARIANTS / "changed"], verify=False)
     assert not unchecked.consecutive[0].failures
+
+
+def test_a_model_opened_without_checks_runs_on_its_damaged_variables(tmp_path):
+    """verify=False reaches the engine's restore too: the forensic run computes with the damaged
+    value; a default run refuses."""
+    model = half_plus_two(tmp_path)
+    good, bad = damage_tensor(model / "variables" / "variables", "a", at=2)
+    a = float(np.frombuffer(bad, "<f4")[0])
+    x = np.array([[1.0], [2.0]], np.float32)
+    with tl.open_saved_model(model, verify=False) as sm:
+        (y,) = sm.run(["y:0"], {"x:0": x}, tags=("serve",))
+        np.testing.assert_allclose(y, a * x + 2.0, rtol=1e-6)
+    with tl.open_saved_model(model) as sm:
+        with pytest.raises(DataLossError):
+            sm.run(["y:0"], {"x:0": x}, tags=("serve",))

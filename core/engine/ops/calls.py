@@ -7,15 +7,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ExecutionError
-from ..registry import kernel
+from ...errors import ExecutionError, FormatError
+from ..registry import FuncRef, kernel
 
 
 @kernel("PartitionedCall", "StatefulPartitionedCall", outputs=("output:*Tout",),
         defaults={"config": b"", "config_proto": b"", "executor_type": b""}, stateful=True,
         description="calls a function of the graph's library with these inputs")
 def call(ctx, inputs, attrs):
-    return ctx.call_function(attrs["f"], inputs)
+    f = attrs.get("f")
+    if isinstance(f, str) and f and not f.startswith("$"):
+        f = FuncRef(f)
+    if not isinstance(f, FuncRef):
+        raise FormatError(f"{ctx.where()}: attribute 'f' names no function")
+    outputs = ctx.call_function(f, inputs)
+    # The planner checked that Tout is a list; the function must return what it promises.
+    declared = attrs.get("Tout", [])
+    if len(outputs) != len(declared):
+        raise ExecutionError(f"{ctx.where()}: function '{f.name}' returned {len(outputs)} "
+                             f"outputs, but the call's Tout lists {len(declared)}")
+    return outputs
 
 
 @kernel("Identity", "StopGradient", "PreventGradient", "Snapshot", "PlaceholderWithDefault",

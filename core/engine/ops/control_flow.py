@@ -19,14 +19,12 @@ from ..registry import kernel
 def while_(ctx, inputs, attrs):
     cond, body = attrs["cond"], attrs["body"]
     values = list(inputs)
-    cap = ctx.max_iterations
     iteration = 0
     while True:
         if not truthy(ctx.call_function(cond, values)[0]):
             return values
-        if iteration >= cap:
-            raise ExecutionError(f"{ctx.where()}: the loop ran {iteration} iterations without "
-                                 f"finishing (the limit is {cap})")
+        # The run's budget bounds the iterations (a damaged condition never turns false).
+        ctx.count_iteration(iteration)
         values = ctx.call_function(body, values)
         iteration += 1
         ctx.check_cancelled()

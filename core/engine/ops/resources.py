@@ -43,26 +43,71 @@ def _variable(ctx, handle) -> Variable:
     return ctx.resources.get(handle, lambda: Variable(handle.name, handle.dtype, handle.shape))
 
 
+# What TensorFlow's kernels check before a variable is written (resource_variable_ops.cc,
+# dense_update_ops.cc, assign_op.h), with their words. A refused write leaves the variable
+# as it was.
+
+_TF_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "half"}
+
+
+def _type_text(dtype) -> str:
+    """A numpy dtype as TensorFlow's DataTypeString spells it (float, int32, string)."""
+    try:
+        name = dtypes.python_name(dtypes.from_numpy(dtype))
+    except Exception:  # noqa: BLE001 - only for a message
+        return str(dtype)
+    return _TF_TYPE_NAMES.get(name, name)
+
+
+def _shape_text(shape) -> str:
+    return "[" + ",".join(str(d) for d in shape) + "]"
+
+
+def _declared(attrs):
+    """The numpy dtype an op's ``dtype`` attribute declares, or None (resource, variant)."""
+    dt = attrs.get("dtype")
+    if not isinstance(dt, int) or dtypes.base(dt) in (20, 21):
+        return None
+    return np_dtype(dt)
+
+
+def _value(var: Variable):
+    """A variable's current array, or None while it has none."""
+    v = var.value
+    return v if isinstance(v, (np.ndarray, np.generic)) else None
+
+
 @kernel("ReadVariableOp", outputs=("value",), description="reads a variable's value")
 def read_variable(ctx, inputs, attrs):
-    return _variable(ctx, inputs[0]).read()
-
-
-def _as_dtype(value, attrs):
-    dt = attrs.get("dtype")
-    arr = np.asarray(value)
-    if dt is not None and dtypes.base(dt) not in (20, 21):
-        target = np_dtype(dt)
-        if arr.dtype != target:
-            arr = arr.astype(target)
-    return arr
+    value = _variable(ctx, inputs[0]).read()
+    want = _declared(attrs)
+    if want is not None and isinstance(value, np.ndarray) and value.dtype != want:
+        raise ExecutionError(f"{ctx.where()}: Trying to read variable with wrong dtype. "
+                             f"Expected {_type_text(want)} got {_type_text(value.dtype)}")
+    return value
 
 
 @kernel("AssignVariableOp", outputs=(), defaults={"validate_shape": False}, stateful=True,
         description="sets a variable's value")
 def assign_variable(ctx, inputs, attrs):
     var = _variable(ctx, inputs[0])
-    var.value = _as_dtype(inputs[1], attrs)
+    value = np.asarray(inputs[1])
+    want = _declared(attrs)
+    if want is not None and value.dtype != want:
+        raise ExecutionError(f"{ctx.where()}: Variable and value dtypes don't match; "
+                             f"respectively, {_type_text(want)} and {_type_text(value.dtype)}")
+    current = _value(var)
+    if current is not None:
+        # Once written, a variable keeps its type; its shape too when the op says so.
+        if current.dtype != value.dtype:
+            raise ExecutionError(f"{ctx.where()}: Trying to assign variable with wrong dtype. "
+                                 f"Expected {_type_text(current.dtype)} got "
+                                 f"{_type_text(value.dtype)}")
+        if attrs.get("validate_shape") and current.shape != value.shape:
+            raise ExecutionError(f"{ctx.where()}: Trying to assign to variable with tensor with "
+                                 f"wrong shape. Expected {_shape_text(current.shape)} got "
+                                 f"{_shape_text(value.shape)}")
+    var.value = value
     return ()
 
 
@@ -70,11 +115,20 @@ def assign_variable(ctx, inputs, attrs):
         description="adds to (or subtracts from) a variable")
 def assign_add_variable(ctx, inputs, attrs):
     var = _variable(ctx, inputs[0])
+    current = var.read()
     delta = np.asarray(inputs[1])
+    want = _declared(attrs)
+    if current.dtype != delta.dtype or (want is not None and want != current.dtype):
+        raise ExecutionError(f"{ctx.where()}: DType of variable handle and value does not "
+                             f"match.")
+    if current.shape != delta.shape:
+        raise ExecutionError(f"{ctx.where()}: Cannot update variable with shape "
+                             f"{_shape_text(current.shape)} using a Tensor with shape "
+                             f"{_shape_text(delta.shape)}, shapes must be equal.")
     if ctx.op == "AssignAddVariableOp":
-        var.value = (var.read() + delta).astype(var.read().dtype)
+        var.value = np.add(current, delta).astype(current.dtype, copy=False)
     else:
-        var.value = (var.read() - delta).astype(var.read().dtype)
+        var.value = np.subtract(current, delta).astype(current.dtype, copy=False)
     return ()
 
 
@@ -114,6 +168,14 @@ def variable_v2(ctx, inputs, attrs):
     shared = attrs.get("shared_name", b"")
     name = (shared.decode() if isinstance(shared, bytes) else shared) or ctx.node_name
     var = ctx.resources.ref_variable(name)
+    if var.dtype is None and _declared(attrs) is not None:
+        # What the variable was declared as (a DataType, as resource variables keep it):
+        # writes must match its type, and before its first value an Assign that validates
+        # shapes compares with this shape.
+        var.dtype = dtypes.base(attrs["dtype"])
+        shape = attrs.get("shape")
+        if isinstance(shape, tuple) and all(isinstance(d, int) and d >= 0 for d in shape):
+            var.shape = shape
     return var.value if var.value is not None else var
 
 
@@ -121,15 +183,29 @@ def _ref(ctx, attrs) -> Variable:
     return ctx.resources.ref_variable(attrs["_ref_var"])
 
 
+def _check_ref_type(ctx, var: Variable, value) -> None:
+    # TensorFlow checks this when the graph is built (a ref edge has one type); an edited
+    # graph reaches the kernel, which then must not change the variable's type.
+    want = np_dtype(var.dtype) if var.dtype is not None else (
+        _value(var).dtype if _value(var) is not None else None)
+    if want is not None and value.dtype != want:
+        raise ExecutionError(f"{ctx.where()}: variable '{var.name}' is {_type_text(want)}; it "
+                             f"cannot be given a {_type_text(value.dtype)} value")
+
+
 @kernel("Assign", outputs=("output_ref",), defaults={"validate_shape": True, "use_locking": True},
         stateful=True, description="sets a TF1 variable's value")
 def assign(ctx, inputs, attrs):
     var = _ref(ctx, attrs)
     value = np.asarray(inputs[1])
-    if attrs.get("validate_shape", True) and var.value is not None \
-            and not isinstance(var.value, Variable) and var.value.shape != value.shape:
-        raise ExecutionError(f"{ctx.where()}: cannot assign a value of shape {value.shape} to "
-                             f"variable '{var.name}' of shape {var.value.shape}")
+    _check_ref_type(ctx, var, value)
+    current = _value(var)
+    if attrs.get("validate_shape", True):
+        lhs = current.shape if current is not None else var.shape
+        if lhs is not None and tuple(lhs) != value.shape:
+            raise ExecutionError(f"{ctx.where()}: Assign requires shapes of both tensors to "
+                                 f"match. lhs shape= {_shape_text(lhs)} rhs shape= "
+                                 f"{_shape_text(value.shape)}")
     var.value = value
     return value
 
@@ -138,9 +214,15 @@ def assign(ctx, inputs, attrs):
         stateful=True, description="adds to (or subtracts from) a TF1 variable")
 def assign_add(ctx, inputs, attrs):
     var = _ref(ctx, attrs)
-    cur = var.read()
+    cur = _value(var)
+    if cur is None:
+        raise ExecutionError(f"{ctx.where()}: Attempting to use uninitialized value {var.name}")
     delta = np.asarray(inputs[1])
-    var.value = (cur + delta if ctx.op == "AssignAdd" else cur - delta).astype(cur.dtype)
+    _check_ref_type(ctx, var, delta)
+    if cur.shape != delta.shape:
+        raise ExecutionError(f"{ctx.where()}: Parameters and update must be the same size")
+    var.value = (np.add(cur, delta) if ctx.op == "AssignAdd"
+                 else np.subtract(cur, delta)).astype(cur.dtype, copy=False)
     return var.value
 
 

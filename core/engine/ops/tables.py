@@ -85,7 +85,10 @@ def initialize_from_text(ctx, inputs, attrs):
     if table.initialized:
         return ()
     name = np.asarray(inputs[1]).reshape(()).item()
-    path = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+    path = name.decode("utf-8", "surrogateescape") if isinstance(name, bytes) else str(name)
+    # The file must be one of the model's assets (symlinks followed): a graph can name any
+    # path here, and the table would hand its lines back as outputs.
+    ctx.session.model_file(path, f"{ctx.where()}: the vocabulary file")
     try:
         with open(path, "rb") as f:
             data = f.read()
