@@ -10,7 +10,9 @@ evaluated by Python. Accepted:
   ``np.random.randn``, ``np.random.randint``, ``np.random.uniform``, ``np.random.normal``
   (``numpy.`` works too) with literal arguments, and dtypes as ``np.float32`` or strings.
 
-Sizes are checked before anything is allocated (default limit: 2**27 elements).
+Sizes are checked before anything is allocated, from the element count and the dtype's
+item size: at most 2**27 elements and 1 GiB per expression; several expressions (the inputs
+of one run) can share a total with an :class:`Allowance`.
 """
 from __future__ import annotations
 
@@ -22,20 +24,39 @@ import numpy as np
 from .errors import InputError
 
 MAX_ELEMENTS = 1 << 27
+MAX_BYTES = 1 << 30       # one expression's arrays, together (2**27 float64 elements)
 
 _DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
            "uint16", "uint32", "uint64", "bool_", "complex64", "complex128", "half", "single",
            "double", "bool", "object_", "bytes_", "str_"}
 
 
-def parse(text: str, max_elements: int = MAX_ELEMENTS):
-    """The value ``text`` denotes; InputError (one sentence) when it is not allowed."""
+class Allowance:
+    """Bytes that the arrays of several expressions may take together (the inputs of one
+    run): pass the same one to each :func:`parse`."""
+
+    def __init__(self, total: int, what: str = "all inputs together"):
+        self.total = int(total)
+        self.used = 0
+        self.what = what
+
+    def left(self) -> int:
+        return max(self.total - self.used, 0)
+
+
+def parse(text: str, max_elements: int = MAX_ELEMENTS, max_bytes: int = MAX_BYTES,
+          allowance: Allowance | None = None):
+    """The value ``text`` denotes; InputError (one sentence) when it is not allowed.
+
+    Arrays the expression makes may hold ``max_elements`` elements each and ``max_bytes``
+    bytes together, and no more than what ``allowance`` has left."""
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise InputError(f'expression "{text}" is not valid Python syntax ({exc.msg})') from None
     try:
-        return _Reader(text, max_elements).value(tree.body)
+        return _Reader(text, max_elements, max_bytes=max_bytes,
+                       allowance=allowance).value(tree.body)
     except RecursionError:
         raise InputError(f'expression "{text}" is nested too deeply') from None
 
@@ -53,10 +74,14 @@ def parse_literal(text: str):
 
 
 class _Reader:
-    def __init__(self, text: str, max_elements: int, calls: bool = True):
+    def __init__(self, text: str, max_elements: int, calls: bool = True,
+                 max_bytes: int = MAX_BYTES, allowance: Allowance | None = None):
         self.text = text
         self.max_elements = max_elements
         self.calls = calls
+        self.max_bytes = max_bytes
+        self.allowance = allowance
+        self.used = 0
 
     def fail(self, what: str):
         raise InputError(f'expression "{self.text}": {what}')
@@ -140,7 +165,9 @@ class _Reader:
         if "dtype" in kwargs and isinstance(kwargs["dtype"], str):
             kwargs["dtype"] = self.named_dtype(kwargs["dtype"])
         try:
-            return fn(self, *args, **kwargs)
+            result = fn(self, *args, **kwargs)
+            self.charge(result)
+            return result
         except InputError:
             raise
         except (TypeError, ValueError, OverflowError) as exc:
@@ -155,20 +182,53 @@ class _Reader:
             self.fail(f"dtype '{text}' is not allowed")
         return dt
 
-    def check(self, count) -> None:
+    def dtype(self, dtype, default=float) -> np.dtype:
+        """A dtype argument (positional ones too) as a numpy dtype, refusing odd kinds."""
+        if dtype is None:
+            return np.dtype(default)
+        if isinstance(dtype, str):
+            return self.named_dtype(dtype)
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            self.fail(f"{dtype!r} is not a numpy dtype")
+        if dt.kind not in "biufcSU":
+            self.fail(f"dtype '{dt}' is not allowed")
+        return dt
+
+    def check(self, count, dtype=float) -> None:
+        """Refuse ``count`` elements of ``dtype`` before they are made: more than the
+        element limit, or more bytes than this expression (and the allowance) may take."""
         try:
             n = int(count)
         except (TypeError, ValueError, OverflowError):
             self.fail("the size is not a number")
         if n > self.max_elements:
             self.fail(f"{n} elements is more than the limit of {self.max_elements}")
+        dt = self.dtype(dtype)
+        need = n * max(dt.itemsize, 1)
+        left = self.max_bytes - self.used
+        if need > left:
+            self.fail(f"{n} elements of {dt} take {_size(need)}, more than the "
+                      f"{_size(self.max_bytes)} one expression may make")
+        a = self.allowance
+        if a is not None and need > a.left():
+            self.fail(f"{n} elements of {dt} take {_size(need)}, more than the "
+                      f"{_size(a.left())} left of the {_size(a.total)} {a.what} may take")
 
-    def shape(self, shape):
+    def charge(self, value) -> None:
+        """Count what a call made against this expression's bytes and the allowance."""
+        n = value.nbytes if isinstance(value, np.ndarray) else 0
+        self.used += n
+        if self.allowance is not None:
+            self.allowance.used += n
+
+    def shape(self, shape, dtype=float):
         dims = shape if isinstance(shape, (tuple, list)) else (shape,)
         for d in dims:
             if not isinstance(d, (int, np.integer)) or isinstance(d, bool) or d < 0:
                 self.fail(f"shape {shape!r} must hold non-negative integers")
-        self.check(math.prod(int(d) for d in dims))
+        self.check(math.prod(int(d) for d in dims), dtype)
         return tuple(int(d) for d in dims)
 
 
@@ -187,15 +247,25 @@ def _dotted(node):
     return None
 
 
+def _size(n: int) -> str:
+    from .engine.context import size_text
+    return size_text(n)
+
+
 def _filled(kind):
     def make(r: _Reader, shape, dtype=None, order="C"):
-        shape = r.shape(shape)
-        return getattr(np, kind)(shape, dtype=dtype if dtype is not None else float)
+        dt = r.dtype(dtype)
+        shape = r.shape(shape, dt)
+        return getattr(np, kind)(shape, dtype=dt)
     return make
 
 
 def _full(r: _Reader, shape, fill_value, dtype=None):
-    return np.full(r.shape(shape), fill_value, dtype=dtype)
+    # (the fill value's own dtype counts: a long bytes literal makes every element long)
+    dt = r.dtype(dtype) if dtype is not None else np.asarray(fill_value).dtype
+    if dt.kind not in "biufcSU":
+        r.fail("the fill value must be a number, a string or bytes")
+    return np.full(r.shape(shape, dt), fill_value, dtype=dt)
 
 
 def _arange(r: _Reader, *args, dtype=None, **kw):
@@ -206,24 +276,35 @@ def _arange(r: _Reader, *args, dtype=None, **kw):
             args + (1,) if len(args) == 2 else args)[:3]
     if stop is None or not all(_is_number(v) for v in (start, stop, step)) or step == 0:
         r.fail("np.arange needs numeric start/stop/step and a non-zero step")
-    r.check(max(0, math.ceil((stop - start) / step)))
-    return np.arange(start, stop, step, dtype=dtype)
+    if any(isinstance(v, complex) for v in (start, stop, step)):
+        r.fail("np.arange needs real start/stop/step")
+    dt = r.dtype(dtype, np.result_type(start, stop, step))
+    # (computed in 64 bits whatever the dtype asked for)
+    r.check(max(0, math.ceil((stop - start) / step)), dt if dt.itemsize >= 8 else np.float64)
+    return np.arange(start, stop, step, dtype=dt)
 
 
 def _linspace(r: _Reader, start, stop, num=50, endpoint=True, dtype=None):
-    r.check(num)
-    return np.linspace(start, stop, int(num), endpoint=endpoint, dtype=dtype)
+    dt = r.dtype(dtype)
+    # (numpy computes in float64, and more than once the size, then casts)
+    r.check(num, np.complex128 if dt.itemsize < 16 else dt)
+    return np.linspace(start, stop, int(num), endpoint=endpoint, dtype=dt)
 
 
 def _eye(r: _Reader, n, m=None, k=0, dtype=float):
-    r.shape((n, m if m is not None else n))
-    return np.eye(n, m, k, dtype=dtype)
+    dt = r.dtype(dtype)
+    r.shape((n, m if m is not None else n), dt)
+    return np.eye(n, m, k, dtype=dt)
 
 
 def _array(r: _Reader, obj, dtype=None):
-    arr = np.array(obj, dtype=dtype)
+    arr = np.array(obj)    # no larger than the text it was written in
     if arr.dtype == object:
         r.fail("the values do not form a regular array")
+    if dtype is not None:
+        dt = r.dtype(dtype)
+        r.check(arr.size, dt)   # (a dtype like 'S100000000' makes each element huge)
+        arr = np.array(obj, dtype=dt)
     return arr
 
 
@@ -236,9 +317,10 @@ def _randn(r: _Reader, *dims):
 
 
 def _randint(r: _Reader, low, high=None, size=None, dtype=int):
+    dt = r.dtype(dtype, int)
     if size is not None:
-        r.shape(size)
-    return np.random.randint(low, high, size=size, dtype=dtype)
+        r.shape(size, dt)
+    return np.random.randint(low, high, size=size, dtype=dt)
 
 
 def _uniform(r: _Reader, low=0.0, high=1.0, size=None):

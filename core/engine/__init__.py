@@ -13,7 +13,7 @@ _EXPORTS = {
     "Session": "session", "LoadedMetaGraph": "session", "run_signature": "session",
     "run_saved_model": "session", "run_graph": "session", "unsupported_ops": "session",
     "RunOptions": "context", "KernelContext": "context", "Trace": "context",
-    "NodeRecord": "context", "Cancelled": "context",
+    "NodeRecord": "context", "Cancelled": "context", "Budget": "context",
 }
 
 __all__ = sorted(_EXPORTS)

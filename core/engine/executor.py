@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
-from ..errors import ExecutionError, TensorloupeError
-from .context import KernelContext, NodeRecord
+from ..errors import BudgetError, ExecutionError, TensorloupeError
+from .context import KernelContext, Meter, NodeRecord, active_meter, run_scope, size_text
 from .plan import K_CONST, K_ENTER, K_EXIT, K_KERNEL, K_MERGE, K_SWITCH, Loop, Plan
 
 
@@ -29,13 +29,41 @@ DEAD = _Dead()
 
 
 def execute(plan: Plan, ctx: KernelContext, feed_values: list, arg_values: list = ()) -> list:
-    """Run ``plan`` once and return the fetched values, in fetch order."""
+    """Run ``plan`` once and return the fetched values, in fetch order.
+
+    The run's :class:`Meter` (budget and account) is the active one when a run is in
+    progress (nested function calls, or a caller's ``run_scope``), else a new one made from
+    ``ctx.options``."""
+    meter = active_meter()
+    if meter is None:
+        with run_scope(ctx.options) as meter:
+            return _execute(plan, ctx, meter, feed_values, arg_values)
+    return _execute(plan, ctx, meter, feed_values, arg_values)
+
+
+def _execute(plan: Plan, ctx: KernelContext, meter: Meter, feed_values, arg_values) -> list:
+    ctx.meter = meter
     values = list(plan.initial)
     base = plan.n_nodes
     for k, v in enumerate(arg_values):
         values[base + k] = (v,)
     for slot, v in zip(plan.feed_slots, feed_values):
         values[slot] = (v,)
+    consts = _constants(plan)
+    if consts:
+        meter.add(consts)
+        if meter.over():
+            raise _constants_error(plan, meter)
+    # A body's arguments and feeds are live while it runs (a loop's carried values are held
+    # by nobody else meanwhile); buffers counted already elsewhere are not counted again.
+    given = (*arg_values, *feed_values)
+    if given:
+        meter.add(given)
+        if meter.over():
+            meter.check_live("the values given to " + (
+                f"function '{plan.body.name}'" if plan.body.name else "the graph"))
+    if meter.polling:
+        meter.poll(ctx.where)
     trace = ctx.options.trace
     if plan.frames:
         dead = [False] * plan.n_slots
@@ -55,22 +83,86 @@ def execute(plan: Plan, ctx: KernelContext, feed_values: list, arg_values: list 
                 f"tensor {_slot_name(plan, s)}:{k} has no value in this run (its branch of a "
                 "condition was not taken)")
         out.append(v)
+    # What this body held is no longer the run's (the fetched values are counted again by
+    # whoever receives them).
+    for s in _step_slots(plan):
+        v = values[s]
+        if v is not None:
+            meter.drop(v)
+    if consts:
+        meter.drop(consts)
+    if given:
+        meter.drop(given)
     return out
 
 
+def _constants(plan: Plan) -> tuple:
+    """The plan's decoded constants (counted as live while its body runs); cached."""
+    found = plan.__dict__.get("_constants")
+    if found is None:
+        found = tuple(v[0] for v in plan.initial[:plan.n_nodes] if v is not None)
+        plan.__dict__["_constants"] = found
+    return found
+
+
+def _constants_error(plan: Plan, meter: Meter) -> BudgetError:
+    best, size = None, -1
+    for i, v in enumerate(plan.initial[:plan.n_nodes]):
+        n = getattr(v[0], "nbytes", 0) if v is not None else 0
+        if n > size:
+            best, size = i, n
+    name = plan.body.nodes[best].name if best is not None else "?"
+    where = f" of function '{plan.body.name}'" if plan.body.name else ""
+    return BudgetError(
+        f"the constants{where} take {size_text(meter.live)} (the largest, '{name}', "
+        f"{size_text(size)}): more than the limit of the memory budget "
+        f"({size_text(meter.max_memory)}; raise it with --max_memory or "
+        "Budget(max_memory=...))")
+
+
+def _step_slots(plan: Plan) -> tuple:
+    """Every slot whose value the run counts (fused parts and loop bodies included; in a
+    frame-aware plan, kernels only: the frame ops forward values counted already)."""
+    found = plan.__dict__.get("_step_slots")
+    if found is None:
+        slots = []
+
+        def walk(units):
+            for st in units:
+                if type(st) is Loop:
+                    walk(st.units)
+                    continue
+                if plan.frames and st.kind != K_KERNEL:
+                    continue
+                slots.append(st.idx)
+                for part in st.parts or ():
+                    slots.append(part.idx)
+        walk(plan.steps)
+        found = plan.__dict__["_step_slots"] = tuple(dict.fromkeys(slots))
+    return found
+
+
 def _run_flat(steps, values, ctx: KernelContext) -> None:
-    cancel = ctx.options.cancel
+    meter = ctx.meter
+    add, drop = meter.add, meter.drop
+    limit = meter.max_memory
+    polling = meter.polling
     st = None
     try:
         for st in steps:
             ctx.node = st
             out = st.fn(ctx, [values[s][k] for s, k in st.inputs], st.attrs)
-            values[st.idx] = out if type(out) in (tuple, list) else (out,)
+            out = out if type(out) in (tuple, list) else (out,)
+            values[st.idx] = out
+            add(out)
             if st.free:
                 for f in st.free:
+                    drop(values[f])
                     values[f] = None
-            if cancel is not None:
-                ctx.check_cancelled()
+            if meter.live > limit:
+                meter.check_live(ctx.where())
+            if polling:
+                meter.poll(ctx.where)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one located error
         # (ctx.node: a fused step points it at the original node that failed)
         raise node_error(ctx, ctx.node if st is not None else None, exc) from (None if isinstance(exc, TensorloupeError) else exc)
@@ -78,6 +170,7 @@ def _run_flat(steps, values, ctx: KernelContext) -> None:
 
 def _run_flat_traced(steps, values, ctx: KernelContext, trace) -> None:
     clock = time.perf_counter
+    meter = ctx.meter
     try:
         for st in steps:
             # A fused step (see ``fuse``) runs its original nodes one by one so that each
@@ -91,6 +184,7 @@ def _run_flat_traced(steps, values, ctx: KernelContext, trace) -> None:
                 seconds = clock() - t0
                 out = out if type(out) in (tuple, list) else (out,)
                 values[part.idx] = out
+                meter.add(out)
                 record(trace, ctx, part, out, seconds)
             part = st.parts[-1] if st.parts else st
             ctx.node = st
@@ -99,13 +193,18 @@ def _run_flat_traced(steps, values, ctx: KernelContext, trace) -> None:
             seconds = clock() - t0
             out = out if type(out) in (tuple, list) else (out,)
             values[st.idx] = out
+            meter.add(out)
             record(trace, ctx, part, out, seconds)
             if st.parts:
                 for p in st.parts[:-1]:
+                    meter.drop(values[p.idx])
                     values[p.idx] = None    # a chain's intermediates have no other reader
             if st.free:
                 for f in st.free:
+                    meter.drop(values[f])
                     values[f] = None
+            if meter.over():
+                meter.check_live(ctx.where())
             ctx.check_cancelled()
     except Exception as exc:  # noqa: BLE001
         raise node_error(ctx, ctx.node, exc) from (None if isinstance(exc, TensorloupeError)
@@ -115,6 +214,10 @@ def _run_flat_traced(steps, values, ctx: KernelContext, trace) -> None:
 def _run_units(units, values, dead, ctx: KernelContext, iteration: int, trace) -> None:
     st = None
     clock = time.perf_counter
+    meter = ctx.meter
+    add, drop = meter.add, meter.drop
+    limit = meter.max_memory
+    polling = meter.polling
     try:
         for st in units:
             if type(st) is Loop:
@@ -123,6 +226,8 @@ def _run_units(units, values, dead, ctx: KernelContext, iteration: int, trace) -
             ctx.node = st
             kind = st.kind
             idx = st.idx
+            if polling:
+                meter.poll(ctx.where)
             t0 = clock() if trace is not None else 0.0
             if kind == K_MERGE:
                 out = None
@@ -136,6 +241,7 @@ def _run_units(units, values, dead, ctx: KernelContext, iteration: int, trace) -
                     dead[idx] = True
                 else:
                     values[idx] = out
+                    add(out)
                     dead[idx] = False
                 continue
             if any(dead[c] for c in st.ctrl):
@@ -148,6 +254,10 @@ def _run_units(units, values, dead, ctx: KernelContext, iteration: int, trace) -
                 is_dead = True
             if is_dead:
                 if kind != K_EXIT:  # an Exit keeps the value of the iteration that left
+                    if kind == K_KERNEL:
+                        old = values[idx]
+                        if old is not None:
+                            drop(old)
                     values[idx] = (DEAD,) * max(st.nout, 1)
                     dead[idx] = True
                 continue
@@ -155,6 +265,13 @@ def _run_units(units, values, dead, ctx: KernelContext, iteration: int, trace) -
             if kind == K_KERNEL:
                 out = st.fn(ctx, args, st.attrs)
                 out = out if type(out) in (tuple, list) else (out,)
+                # Only kernels make tensors; the frame ops below forward them.
+                old = values[idx]
+                if old is not None:
+                    drop(old)
+                add(out)
+                if meter.live > limit:
+                    meter.check_live(ctx.where())
             elif kind == K_SWITCH:
                 data, pred = args[0], args[1]
                 out = (DEAD, data) if truthy(pred) else (data, DEAD)
@@ -171,24 +288,19 @@ def _run_units(units, values, dead, ctx: KernelContext, iteration: int, trace) -
 
 
 def _run_loop(loop: Loop, values, dead, ctx: KernelContext, trace) -> None:
-    for s in loop.next_iters:
+    meter = ctx.meter
+    for s in loop.next_iters + loop.exits:
         values[s] = (DEAD,)
         dead[s] = True
-    for s in loop.exits:
-        values[s] = (DEAD,)
-        dead[s] = True
-    cap = ctx.options.max_iterations
     iteration = 0
     while True:
         _run_units(loop.units, values, dead, ctx, iteration, trace)
         if all(dead[s] for s in loop.next_iters):
             break
         iteration += 1
-        if iteration >= cap:
-            raise ExecutionError(
-                f"while loop '{loop.frame}' ran {iteration} iterations without finishing "
-                f"(the limit is {cap})")
-        ctx.check_cancelled()
+        meter.iterate(f"while loop '{loop.frame}'", iteration)
+        if meter.polling:
+            meter.poll(lambda: f"while loop '{loop.frame}'")
 
 
 # ---------------------------------------------------------------- helpers
@@ -238,7 +350,7 @@ def node_error(ctx: KernelContext, st, exc: Exception) -> TensorloupeError:
     if isinstance(exc, RecursionError):
         text = "functions call each other too deeply"
     elif isinstance(exc, MemoryError):
-        text = "out of memory"
+        text = "out of memory (lower the memory budget with --max_memory to be told earlier)"
     else:
         text = str(exc) or type(exc).__name__
     if st is not None:

@@ -144,7 +144,9 @@ def decode_attr(value) -> Any:
         return _shape(value.shape)
     if kind == "tensor":
         from ..tensors import to_numpy
-        return to_numpy(value.tensor)
+        from .context import check_constant, memory_limit
+        check_constant(value.tensor, "a tensor attribute")
+        return to_numpy(value.tensor, max_bytes=memory_limit())
     if kind == "func":
         return FuncRef(value.func.name, {k: decode_attr(v) for k, v in value.func.attr.items()})
     if kind == "placeholder":
@@ -168,7 +170,10 @@ def decode_attr(value) -> Any:
                     return [_shape(x) for x in items]
                 if fld == "tensor":
                     from ..tensors import to_numpy
-                    return [to_numpy(x) for x in items]
+                    from .context import check_constant, memory_limit
+                    for x in items:
+                        check_constant(x, "a tensor attribute")
+                    return [to_numpy(x, max_bytes=memory_limit()) for x in items]
                 return [FuncRef(f.name, {k: decode_attr(v) for k, v in f.attr.items()})
                         for f in items]
         return []

@@ -229,6 +229,7 @@ def _pack(ctx, inputs, attrs):
         if x.shape != inputs[0].shape:
             raise ExecutionError(f"Shapes of all inputs must match: values[0].shape = "
                                  f"{shape_text(inputs[0].shape)} != {shape_text(x.shape)}")
+    check_alloc(ctx, (len(inputs),) + inputs[0].shape, inputs[0].dtype)
     return np.stack(inputs, axis=axis)
 
 
@@ -244,7 +245,7 @@ def _unpack(ctx, inputs, attrs):
     return [np.take(x, i, axis=axis) for i in range(num)]
 
 
-def _concat(values, axis_arg):
+def _concat(ctx, values, axis_arg):
     axis = int(np.asarray(axis_arg).reshape(-1)[0])
     first = values[0]
     axis = norm_axis(axis, first.ndim, "concat dimension")
@@ -258,18 +259,20 @@ def _concat(values, axis_arg):
                 raise ExecutionError(f"ConcatOp : Dimension {d} in both shapes must be equal: "
                                      f"shape[0] = {shape_text(first.shape)} vs. shape[{k}] = "
                                      f"{shape_text(x.shape)}")
+    # (a loop that joins a tensor to itself doubles it every iteration)
+    check_alloc(ctx, (sum(x.size for x in values),), first.dtype)
     return np.concatenate(values, axis=axis)
 
 
 @op("ConcatV2", outputs=("output",), defaults={"Tidx": 3},
     description="joins tensors end to end along an axis")
 def _concat_v2(ctx, inputs, attrs):
-    return _concat(inputs[:-1], inputs[-1])
+    return _concat(ctx, inputs[:-1], inputs[-1])
 
 
 @op("Concat", outputs=("output",), description="joins tensors end to end along an axis")
 def _concat_v1(ctx, inputs, attrs):
-    return _concat(inputs[1:], inputs[0])
+    return _concat(ctx, inputs[1:], inputs[0])
 
 
 @op("Split", outputs=("output:num_split",),
@@ -496,11 +499,13 @@ def _range(ctx, inputs, attrs):
 @op("ZerosLike", outputs=("y",), description="a tensor of zeros with the input's shape and type")
 def _zeros_like(ctx, inputs, attrs):
     x = inputs[0]
+    check_alloc(ctx, x.shape, x.dtype)
     return np.full(x.shape, b"", dtype=object) if x.dtype == object else np.zeros_like(x)
 
 
 @op("OnesLike", outputs=("y",), description="a tensor of ones with the input's shape and type")
 def _ones_like(ctx, inputs, attrs):
+    check_alloc(ctx, inputs[0].shape, inputs[0].dtype)
     return np.ones_like(inputs[0])
 
 
@@ -514,7 +519,7 @@ def _check_indices(idx, limit, what="indices"):
         raise ExecutionError(f"{what}[{pos}] = {int(idx[tuple(bad)])} is not in [0, {limit})")
 
 
-def gather(params, indices, axis, batch_dims=0):
+def gather(params, indices, axis, batch_dims=0, ctx=None):
     axis = norm_axis(axis, params.ndim)
     if batch_dims < 0:
         batch_dims += indices.ndim
@@ -527,6 +532,10 @@ def gather(params, indices, axis, batch_dims=0):
                              f"{shape_text(indices.shape)}")
     idx = indices.astype(np.int64, copy=False)
     _check_indices(idx, params.shape[axis])
+    if ctx is not None:
+        # (a few indices into rows of a wide tensor can make a large output)
+        check_alloc(ctx, params.shape[:axis] + idx.shape[batch_dims:] + params.shape[axis + 1:],
+                    params.dtype)
     if batch_dims == 0:
         return np.take(params, idx, axis=axis)
     bshape = params.shape[:batch_dims]
@@ -550,14 +559,14 @@ def gather(params, indices, axis, batch_dims=0):
 def _gather_v2(ctx, inputs, attrs):
     params, indices, axis = inputs
     return gather(params, indices, int(np.asarray(axis).reshape(-1)[0]),
-                  int(attrs.get("batch_dims", 0)))
+                  int(attrs.get("batch_dims", 0)), ctx)
 
 
 @op("Gather", outputs=("output",), defaults={"validate_indices": True},
     description="picks rows of a tensor at the given positions")
 def _gather_v1(ctx, inputs, attrs):
     params, indices = inputs
-    return gather(params, indices, 0)
+    return gather(params, indices, 0, ctx=ctx)
 
 
 def _nd_index(params_shape, indices, batch_dims=0, what="param shape"):
@@ -588,6 +597,9 @@ def _gather_nd(ctx, inputs, attrs):
     bd = int(attrs.get("batch_dims", 0))
     if bd and params.shape[:bd] != indices.shape[:bd]:
         raise ExecutionError("batch dimensions of params and indices must match")
+    if indices.ndim:
+        depth = indices.shape[-1]
+        check_alloc(ctx, indices.shape[:-1] + params.shape[bd + depth:], params.dtype)
     return params[_nd_index(params.shape, indices, bd)]
 
 

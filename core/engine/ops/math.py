@@ -94,7 +94,7 @@ def is_int(dtype) -> bool:
 
 
 def check_alloc(ctx, shape, dtype) -> None:
-    """Ask the executor's allocation guard before making a tensor sized by input values."""
+    """Ask the run's memory budget before making a tensor sized by input values."""
     n = 1
     for d in shape:
         if d < 0:
@@ -104,6 +104,18 @@ def check_alloc(ctx, shape, dtype) -> None:
     guard = getattr(ctx, "check_alloc", None)
     if guard is not None:
         guard(n * size)
+
+
+def check_broadcast(ctx, dtype, *arrays) -> tuple:
+    """The broadcast shape of ``arrays``; when it is larger than each of them, the budget
+    is asked first (broadcasting [n, 1] against [1, m] makes n*m elements from n + m)."""
+    shape = broadcast_shape(*arrays)
+    n = 1
+    for d in shape:
+        n *= d
+    if all(n > a.size for a in arrays):
+        check_alloc(ctx, shape, dtype)
+    return shape
 
 
 def _env_int(name: str, default: int) -> int:
@@ -450,7 +462,7 @@ def _binary(names, fn, description, out_bool=False, output="z", defaults=None):
                 broadcast_shape(x, y)
                 raise
         if x.shape != y.shape:
-            broadcast_shape(x, y)
+            check_broadcast(ctx, np.bool_ if out_bool else x.dtype, x, y)
         if x.dtype != y.dtype and not out_bool:
             y = y.astype(x.dtype)
         if threaded and x.dtype.kind == "f" and x.dtype.type not in _LOW_TYPES:
@@ -504,12 +516,14 @@ def _equality(name, fn, description):
     def k(ctx, args, attrs):
         x, y = args
         try:
-            np.broadcast_shapes(x.shape, y.shape)
+            out_shape = np.broadcast_shapes(x.shape, y.shape)
         except ValueError:
             if attrs.get("incompatible_shape_error", True):
                 raise ExecutionError(f"Incompatible shapes: {shape_text(x.shape)} vs. "
                                      f"{shape_text(y.shape)}") from None
             return np.asarray(name == "NotEqual")
+        if out_shape != x.shape and out_shape != y.shape:
+            check_alloc(ctx, out_shape, np.bool_)
         if x.dtype == object or y.dtype == object:
             r = np.frompyfunc(lambda a, b: a == b, 2, 1)(x, y).astype(np.bool_)
             return ~r if name == "NotEqual" else r
@@ -572,6 +586,8 @@ def _cast(ctx, inputs, attrs):
     dst = np_dtype(attrs["DstT"])
     if x.dtype == dst:
         return x
+    if dst.itemsize > x.dtype.itemsize:
+        check_alloc(ctx, x.shape, dst)
     if dst == np.bool_:
         return widen(x) != 0
     if x.dtype == object or dst == object:
@@ -636,7 +652,7 @@ op("Select", outputs=("output",),
                 "(with broadcasting)")
 def _select_v2(ctx, inputs, attrs):
     cond, x, y = inputs
-    broadcast_shape(cond, x, y)
+    check_broadcast(ctx, x.dtype, cond, x, y)
     return np.where(cond, x, y)
 
 
@@ -816,6 +832,7 @@ def _matmul(ctx, inputs, attrs):
     if a.shape[1] != b.shape[0]:
         raise ExecutionError(f"Matrix size-incompatible: In[0]: {shape_text(a.shape)}, "
                              f"In[1]: {shape_text(b.shape)}")
+    check_alloc(ctx, (a.shape[0], b.shape[1]), a.dtype)
     return matmul(a, b)
 
 
@@ -840,10 +857,11 @@ def _batch_matmul(ctx, inputs, attrs):
         raise ExecutionError(f"Matrix size-incompatible: In[0]: {shape_text(x.shape)}, "
                              f"In[1]: {shape_text(y.shape)}")
     try:
-        np.broadcast_shapes(x.shape[:-2], y.shape[:-2])
+        batch = np.broadcast_shapes(x.shape[:-2], y.shape[:-2])
     except ValueError:
         raise ExecutionError(f"In[0] and In[1] must have compatible batch dimensions: "
                              f"{shape_text(x.shape)} vs. {shape_text(y.shape)}") from None
+    check_alloc(ctx, batch + (x.shape[-2], y.shape[-1]), x.dtype)
     tout = attrs.get("Tout")
     return matmul(x, y, np_dtype(tout) if tout is not None else None)
 
@@ -982,7 +1000,7 @@ _real_part("Angle", np.angle, "the phase angle of complex numbers")
     description="makes complex numbers from real and imaginary parts")
 def _complex(ctx, inputs, attrs):
     re_, im = inputs
-    broadcast_shape(re_, im)
+    check_broadcast(ctx, np_dtype(attrs.get("Tout", 8)), re_, im)
     return (re_ + 1j * im).astype(np_dtype(attrs.get("Tout", 8)))
 
 

@@ -15,8 +15,12 @@ import re
 import numpy as np
 
 from ...errors import ExecutionError, UnsupportedError
+from ..context import active_meter
 from ..registry import np_dtype
 from .math import broadcast_shape, op, reduction_axes, shape_text
+
+# Element loops poll for cancellation and the time budget once per this many elements.
+_CHUNK = 1 << 14
 
 
 def _strings(x) -> np.ndarray:
@@ -27,8 +31,25 @@ def _strings(x) -> np.ndarray:
 
 
 def _map(fn, *arrays, otype=object):
-    """Apply a per-element Python function over broadcast object arrays."""
-    r = np.frompyfunc(fn, len(arrays), 1)(*arrays)
+    """Apply a per-element Python function over broadcast object arrays.
+
+    Long maps run in chunks, asking between chunks whether the run was cancelled or is out
+    of time (a Python function per element can take seconds on a big tensor)."""
+    f = np.frompyfunc(fn, len(arrays), 1)
+    meter = active_meter()
+    shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
+    n = 1
+    for d in shape:
+        n *= d
+    if meter is None or not meter.polling or n <= _CHUNK:
+        r = f(*arrays)
+    else:
+        flat = [np.broadcast_to(np.asarray(a), shape).reshape(-1) for a in arrays]
+        r = np.empty(n, dtype=object)
+        for b in range(0, n, _CHUNK):
+            meter.poll("a string operation")
+            r[b:b + _CHUNK] = f(*(x[b:b + _CHUNK] for x in flat))
+        r = r.reshape(shape)
     if not isinstance(r, np.ndarray):          # all inputs were 0-d
         box = np.empty((), dtype=object)
         box[()] = r
@@ -48,6 +69,25 @@ def _attr_text(v) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def _total_length(x: np.ndarray) -> int:
+    """Bytes held by the strings of an object array."""
+    return sum(len(b) for b in x.reshape(-1) if isinstance(b, (bytes, str)))
+
+
+def _poll(ctx) -> None:
+    """Stop here when the run was cancelled or is out of time."""
+    check = getattr(ctx, "check_cancelled", None)   # (kernel tests pass a bare context)
+    if check is not None:
+        check()
+
+
+def _check_text(ctx, n_strings: int, n_bytes: int) -> None:
+    """Ask the memory budget before making ``n_strings`` strings of ``n_bytes`` in all
+    (a string tensor's bytes are not in its numpy size; joins in a loop can double them
+    every iteration)."""
+    ctx.check_alloc(int(n_strings) * 8 + int(n_bytes))
+
+
 # ------------------------------------------------------------------- simple ops
 
 
@@ -63,9 +103,14 @@ def _string_join(ctx, inputs, attrs):
         raise ExecutionError(f"Input shapes do not match: {shape_text(first)} vs. "
                              f"{shape_text(other)}")
     shape = shapes.pop() if shapes else ()
+    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    _check_text(ctx, n, sum(_total_length(a) * (n // max(a.size, 1)) for a in arrays)
+                + len(sep) * max(len(arrays) - 1, 0) * n)
     out = np.empty(shape, dtype=object)
     parts = [np.broadcast_to(a, shape) for a in arrays]
-    for idx in np.ndindex(*shape):
+    for i, idx in enumerate(np.ndindex(*shape)):
+        if not i % _CHUNK:
+            _poll(ctx)
         out[idx] = sep.join(p[idx] for p in parts)
     return out
 
@@ -207,8 +252,12 @@ def _reduce_join(ctx, inputs, attrs):
     moved = np.transpose(x, keep + list(axes))
     lead = moved.shape[:len(keep)]
     flat = moved.reshape(lead + (-1,))
+    _check_text(ctx, int(np.prod(lead, dtype=np.int64)),
+                _total_length(x) + len(sep) * x.size)
     out = np.empty(lead, dtype=object)
-    for idx in np.ndindex(*lead):
+    for i, idx in enumerate(np.ndindex(*lead)):
+        if not i % _CHUNK:
+            _poll(ctx)
         out[idx] = sep.join(flat[idx])
     if attrs.get("keep_dims"):
         out = out.reshape([1 if a in axes else d for a, d in enumerate(x.shape)])
@@ -254,7 +303,9 @@ def _string_split(ctx, inputs, attrs):
     d = delim.item()
     skip = bool(attrs.get("skip_empty", True))
     rows = []
-    for b in x:
+    for i, b in enumerate(x):
+        if not i % _CHUNK:
+            _poll(ctx)
         if not d:
             parts = [b[i:i + 1] for i in range(len(b))]
         else:
@@ -272,7 +323,9 @@ def _string_split_v2(ctx, inputs, attrs):
     s = sep.item()
     maxsplit = int(attrs.get("maxsplit", -1))
     rows = []
-    for b in x:
+    for i, b in enumerate(x):
+        if not i % _CHUNK:
+            _poll(ctx)
         if s:
             rows.append(b.split(s, maxsplit))
         else:
@@ -594,6 +647,8 @@ def _fingerprint(ctx, inputs, attrs):
     n = data.shape[0]
     out = np.zeros((n, 8), np.uint8)
     for i in range(n):
+        if not i % _CHUNK:
+            _poll(ctx)
         row = data[i]
         if data.dtype == object:
             flat = np.asarray(row, dtype=object).reshape(-1)
@@ -739,9 +794,25 @@ def _string_ngrams(ctx, inputs, attrs):
                    any(b < a for a, b in zip(bounds, bounds[1:]))):
         raise ExecutionError("data_splits must start at 0, end at the number of tokens and "
                              "never decrease")
+    # What the n-grams will take, before making them: wide n-grams padded on both sides
+    # make (row length + width) strings of width tokens each, per row.
+    token_bytes = _total_length(data)
+    count = size = 0
+    for a, b in zip(bounds, bounds[1:]):
+        for w in widths:
+            p = w - 1 if pad_width < 0 else min(pad_width, w - 1)
+            k = max(b - a + 2 * p - w + 1, 0)
+            count += k
+            size += k * w * (len(sep) + 1 + max(len(left), len(right)))
+        if preserve:
+            count += 1
+    size += token_bytes * sum(widths)
+    _check_text(ctx, count, size)
     out: list[bytes] = []
     row_splits = [0]
-    for a, b in zip(bounds, bounds[1:]):
+    for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        if not i % _CHUNK:
+            _poll(ctx)
         tokens = list(data[a:b])
         start = len(out)
         for w in widths:

@@ -29,6 +29,7 @@ from ... import nodes as N
 from ...workers import Worker
 from ..base import esc
 from ..signature import SignaturePanel
+from .budget import BudgetButton
 from .inputs import InputEditor, error_message
 from .outputs import OutputsView, RunResult
 
@@ -59,13 +60,13 @@ def make_trace(budget: int = TRACE_VALUE_BUDGET):
     return BudgetTrace(keep=True)
 
 
-def _run_job(ctx, saved_model, key, inputs, tags):
+def _run_job(ctx, saved_model, key, inputs, tags, budget=None):
     trace = make_trace()
     t0 = time.perf_counter()
     # A cancelled run raises the engine's RunCancelled, a core.errors.Cancelled: the worker
-    # reports it as cancelled, not as a failure.
+    # reports it as cancelled, not as a failure. A run past its budget raises BudgetError.
     outputs = saved_model.run_signature(key, inputs, tags=tags, trace=trace,
-                                        cancel=ctx.should_stop)
+                                        cancel=ctx.should_stop, budget=budget)
     seconds = time.perf_counter() - t0
     return RunResult({k: outputs[k] for k in sorted(outputs)}, seconds, trace, inputs)
 
@@ -163,6 +164,7 @@ class RunPanel(SignaturePanel):
         self.progress.setMaximumWidth(120)
         self.progress.hide()
         self.time_label = QLabel("")
+        self.limits_button = BudgetButton()
         load = QPushButton("Load inputs…")
         load.setToolTip("Load all inputs from an .npz (one array per input key)")
         load.clicked.connect(self._ask_load_inputs)
@@ -175,6 +177,7 @@ class RunPanel(SignaturePanel):
         bar.addWidget(self.cancel_button)
         bar.addWidget(self.progress)
         bar.addWidget(self.time_label, 1)
+        bar.addWidget(self.limits_button)
         bar.addWidget(load)
         bar.addWidget(save)
         self.run_error = QLabel()
@@ -451,7 +454,7 @@ class RunPanel(SignaturePanel):
         self._clock.start()
         tags = list(self.meta_graph.tags)
         worker = self.submit(_run_job, self.saved_model, self.signature.key, inputs, tags,
-                             slot="run", label=f"Running {self.signature.key}",
+                             self.limits_button.budget(), slot="run", label=f"Running {self.signature.key}",
                              on_result=self._on_result, on_error=self._on_error)
         # The window's Cancel (in the status bar) stops the worker itself: say so here too.
         worker.cancelled.connect(lambda w=worker: self._on_stopped(w))
