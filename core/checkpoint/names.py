@@ -71,6 +71,8 @@ def object_graph(reader):
 
 def _paths(graph, blocked: set[int]) -> dict[int, str]:
     """Breadth-first path of each node from the root, not walking into ``blocked`` nodes."""
+    if not graph.nodes:
+        return {}  # a damaged object graph with no root: no readable names
     paths = {0: ""}
     queue = deque([0])
     while queue:

@@ -99,3 +99,11 @@ def test_fuzz_slice(tmp_path):
     assert summary.counts["memory"] == 0, report
     assert summary.counts["ok"] + summary.counts["typed"] == CI_CASES
     assert set(summary.by_kind) == set(fuzz.KINDS)
+
+
+@pytest.mark.parametrize("number", [60662, 78485])
+def test_cases_the_full_run_found_stay_fixed(number):
+    """The full 100,000-case run's uncaught errors (an object graph key swapped with a
+    variable's entry: a graph without nodes), replayed."""
+    result = fuzz.replay(1, number)
+    assert result["outcome"] in ("ok", "typed"), result

@@ -1,8 +1,10 @@
 """The graph view: a signature's computation, a function or a whole graph, opened layer by layer.
 
     items    the scene's boxes and edges, their colours and sizes
-    view     GraphView: pan, zoom, fit
-    minimap  the overview in the view's corner
+    view     GraphView: pan, zoom, the keys it hands to the panel (fit, walking the graph)
+    navigate where the arrow keys go from a box (plain geometry over the layout)
+    minimap  the overview, in a strip of the view's own while the graph does not fit it
+    export   PNG and SVG pictures, and the names and folder the save dialog proposes
     details  the side pane's HTML for a graph, a node, a group
     panel    GraphPanel (toolbar, view, details; builds and lays out in a worker)
     source   which graph a tree item shows

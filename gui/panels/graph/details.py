@@ -41,7 +41,9 @@ def summary_html(g: G.Graph) -> str:
     return (f"<h3>{html.escape(g.title)}</h3><p>{g.root.op_count} ops in "
             f"{len(g.groups) - 1} groups, {g.root.param_count:,} parameters.</p>{hidden}"
             f"<table>{rows}</table><p style='color:#666'>Double-click a box to open it; "
-            f"select a node to see its attributes. Ctrl+F finds a node.</p>")
+            f"select a node to see its attributes. Ctrl+F finds a node. In the graph, the "
+            f"arrow keys follow the edges, Enter opens a box, Esc closes its group, F fits "
+            f"(again: all of it).</p>")
 
 
 def _edge_row(g: G.Graph, e, incoming: bool) -> str:
@@ -98,7 +100,8 @@ def group_html(g: G.Graph, group: G.Group, is_open: bool) -> str:
         else "name scope"
     out = [f"<h3>{html.escape(group.name)}</h3><p>{kind}</p>",
            f"<p>{group.op_count} ops, {group.param_count:,} parameters</p>",
-           f"<p style='color:#666'>Double-click to {'close' if is_open else 'open'}.</p>"]
+           (f"<p style='color:#666'>Double-click to {'close' if is_open else 'open'} "
+            f"({'Esc' if is_open else 'Enter'}).</p>")]
     if group.call is not None:
         names = g.function_names()
         rows = "".join(f"<tr><td><i>{html.escape(a.name)}</i></td>"

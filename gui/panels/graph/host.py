@@ -357,6 +357,7 @@ class GraphHost:
         action = menu.addAction("Show in graph")
         action.setEnabled(self.graph_target(node) is not None)
         action.triggered.connect(lambda: self.show_in_graph(node))
+        w.fill_tree_menu(menu, node)
         menu.exec(w.tree.viewport().mapToGlobal(pos))
 
 

@@ -8,37 +8,52 @@ is ready; ``set_graph`` shows a graph that is already built, laying it out on th
 
 The first view opens only the wrappers around a model (calls, the model's scope), so a Keras
 model shows its layers; double-click a box to open it in place (its content is laid out on
-its own, see core/layout.py), double-click an open group's header to close it. Drag to pan,
-wheel to zoom, F to fit, Ctrl+F to find a node by name or op. The side pane shows the
-selected node's attributes (decoded by core.graph), its inputs and outputs as links, and
-functions it calls as links that open their graph.
+its own, see core/layout.py; a wrapper around a single group opens down to the first group
+worth seeing), double-click an open group's header to close it; either way the group stays
+where it was on screen. Drag to pan, wheel to zoom, Ctrl+F to find a node by name or op.
+
+Fit (F) zooms out only as far as labels stay readable and then shows the top of the graph;
+pressed again (or Shift+F) it shows all of it. The keyboard walks the graph: Up and Down
+follow the edges, Left and Right stay in the layer, Enter goes into a group, Esc or
+Backspace closes the group the selection is in (see navigate.py). The overview sits in a
+strip beside the view while the graph does not fit (minimap.py). Export… saves the whole
+graph (or the visible part) as PNG or SVG, named after the model and the graph.
+
+The side pane shows the selected node's attributes (decoded by core.graph), its inputs and
+outputs as links, and functions it calls as links that open their graph.
 """
 from __future__ import annotations
 
 import html
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSettings, Qt, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QGraphicsScene, QHBoxLayout, QLabel,
-                               QLineEdit, QSplitter, QTextBrowser, QToolButton, QVBoxLayout,
-                               QWidget)
+                               QLineEdit, QMainWindow, QMenu, QSplitter, QTextBrowser,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from tensorloupe.core import graph as G
+from tensorloupe.core.errors import TensorloupeError
 from tensorloupe.core.layout import Layout, NestedLayout
 
 from ..base import Panel
+from . import export as X
 from . import items as GI
+from . import navigate as NAV
 from .details import group_html, node_html, summary_html
-from .export import SVG_AVAILABLE, export_scene
 from .minimap import Minimap
 from .source import graph_source
 from .view import GraphView
 
 COLOR_MODES = ("op family", "time", "NaN / Inf")
 LAYOUT_SLOT = "layout"
+READABLE_PX = 7.0      # Fit keeps node labels at least this many pixels high
+COMFORTABLE_PX = 10.0  # the first view of a graph: labels read without effort
+SCENE_MARGIN = 40.0    # around the graph, so boxes at its border are not glued to the edge
 
 
 @dataclass
@@ -76,12 +91,14 @@ class GraphPanel(Panel):
     name = "Graph"
     node_selected = Signal(str)        # node id (or group id) chosen in the view
     function_requested = Signal(str)   # a function link was clicked
+    message = Signal(str)              # something done worth a line in a status bar
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.graph: G.Graph | None = None
         self.loading: str | None = None    # what a worker is laying out for this panel
         self.layouter: NestedLayout | None = None
+        self.layout: Layout | None = None
         self.open_groups: set[str] = set()
         self.items: dict = {}
         self.edges: list = []
@@ -91,6 +108,8 @@ class GraphPanel(Panel):
         self._searched: str | None = None  # the text search_hits were found for
         self.highlighted = None
         self.color_mode = COLOR_MODES[0]
+        self.model_name = ""               # the model the graph belongs to, for file names
+        self.settings: QSettings | None = None  # where to remember the export folder
         self.last_layout_seconds = 0.0
         self.last_scene_seconds = 0.0
         self._build()
@@ -101,7 +120,8 @@ class GraphPanel(Panel):
         self.scene.setItemIndexMethod(QGraphicsScene.BspTreeIndex)
         self.scene.selectionChanged.connect(self._on_selection)
         self.view = GraphView(self.scene, self)
-        self.view.fit_requested.connect(self.fit)
+        self.view.fit_requested.connect(lambda whole: self.fit(whole=whole))
+        self.view.navigate.connect(self.navigate)
         self.title = QLabel()
         self.title.setTextInteractionFlags(Qt.TextSelectableByMouse)
         f = self.title.font()
@@ -111,8 +131,10 @@ class GraphPanel(Panel):
         self.back_button.setVisible(False)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Find node by name or op (Ctrl+F)")
+        self.search.setToolTip("Enter finds the next match and gives the keys to the graph: "
+                               "arrows move, Enter opens, Esc closes, F3 finds the next")
         self.search.setClearButtonEnabled(True)
-        self.search.returnPressed.connect(self.find_next)
+        self.search.returnPressed.connect(self._find_from_box)
         self.search.setMaximumWidth(280)
         self.search.setMinimumWidth(170)
         self.search_status = QLabel()
@@ -128,16 +150,21 @@ class GraphPanel(Panel):
         tools.addWidget(self.search_status)
         tools.addWidget(QLabel("Colour:"))
         tools.addWidget(self.color_box)
-        tools.addWidget(self._button("Fit", "Fit the graph in the view (F)", self.fit))
+        self.fit_button = self._button(
+            "Fit", "Fit the graph as far as its labels stay readable, from the top (F); "
+            "again: the whole graph (Shift+F)", self.fit)
+        tools.addWidget(self.fit_button)
         tools.addWidget(self._button("Open all", "Open every group (slow for big graphs)",
                                      self.open_all))
         tools.addWidget(self._button("Collapse", "Back to the first view", self.reset_view))
-        tools.addWidget(self._button("PNG…", "Export the visible graph as PNG",
-                                     lambda: self._ask_export("png")))
-        svg = self._button("SVG…", "Export the visible graph as SVG",
-                           lambda: self._ask_export("svg"))
-        svg.setEnabled(SVG_AVAILABLE)
-        tools.addWidget(svg)
+        self.export_button = self._button("Export…", "Save the whole graph as PNG or SVG",
+                                          lambda: self.ask_export(whole=True))
+        menu = QMenu(self.export_button)
+        menu.addAction("Whole graph…", lambda: self.ask_export(whole=True))
+        menu.addAction("Visible part only…", lambda: self.ask_export(whole=False))
+        self.export_button.setMenu(menu)
+        self.export_button.setPopupMode(QToolButton.MenuButtonPopup)
+        tools.addWidget(self.export_button)
         self.details = QTextBrowser()
         self.details.setOpenLinks(False)
         self.details.anchorClicked.connect(self._on_link)
@@ -167,31 +194,24 @@ class GraphPanel(Panel):
         layout.setSpacing(2)
         layout.addLayout(tools)
         layout.addWidget(split, 1)
-        self.minimap = Minimap(self.view, self.view)
-        self.minimap.resized.connect(self._place_overlays)
+        # the overview takes a strip of the view's own, see minimap.py
+        self.minimap = Minimap(self.view)
+        self.view.scaled.connect(self.minimap.arrange)
         # Find (Ctrl+F) is the window's, which sends it to self.search while the graph shows;
         # F3 means nothing elsewhere, so the panel keeps it.
         QShortcut(QKeySequence("F3"), self, activated=self.find_next)
+        QShortcut(QKeySequence("Shift+F3"), self, activated=lambda: self.find_next(-1))
 
     def _button(self, text, tip, slot) -> QToolButton:
         b = QToolButton()
         b.setText(text)
         b.setToolTip(tip)
-        b.clicked.connect(slot)
+        b.clicked.connect(lambda _checked=False: slot())
         return b
-
-    def resizeEvent(self, event):
-        super().resizeEvent(event)
-        self._place_overlays()
 
     def showEvent(self, event):
         super().showEvent(event)
-        self._place_overlays()
-
-    def _place_overlays(self) -> None:
-        vp = self.view.viewport().geometry()
-        self.minimap.move(vp.right() - self.minimap.width() - 6,
-                          vp.bottom() - self.minimap.height() - 6)
+        self.minimap.arrange()
 
     # -- content ----------------------------------------------------------------------
     def load(self, build: Callable[[], G.Graph], *, label: str = "graph",
@@ -261,8 +281,8 @@ class GraphPanel(Panel):
         self.layouter = layouter
         self.open_groups = set(open_groups)
         self.title.setText(self._title_text())
-        self.search_hits, self.search_pos = [], -1
-        self.rebuild(layout, layout_seconds)
+        self.clear_search()    # what was found in the graph before means nothing here
+        self.rebuild(layout, layout_seconds, keep_view=False)
         self.initial_view()
         self.show_details(None)
 
@@ -282,15 +302,18 @@ class GraphPanel(Panel):
         self.history.pop()  # _show pushed the graph we left; going back forgets it
         self.back_button.setVisible(bool(self.history))
 
-    def rebuild(self, layout: Layout | None = None, layout_seconds: float = 0.0) -> None:
+    def rebuild(self, layout: Layout | None = None, layout_seconds: float = 0.0,
+                keep_view: bool = True) -> None:
         """Lay out the visible part (unless ``layout`` is that, made in a worker) and refill
-        the scene."""
+        the scene. ``keep_view``: the part of the scene on screen stays scrollable to, so
+        the view does not move when the graph's size changes under it."""
         if self.graph is None:
             return
         t0 = time.perf_counter()
         if layout is None:
             layout = self.layouter.layout(self.open_groups)
             layout_seconds = time.perf_counter() - t0
+        shown = self.visible_scene_rect() if keep_view and self.layout is not None else None
         self.layout = layout
         self.scene.clear()
         self.items = {}
@@ -313,38 +336,109 @@ class GraphPanel(Panel):
             item = GI.EdgeItem(route, label)
             self.scene.addItem(item)
             self.edges.append(item)
-        margin = 40
-        self.scene.setSceneRect(QRectF(-margin, -margin, layout.width + 2 * margin,
-                                       layout.height + 2 * margin))
+        self._set_scene_rect(shown)
         self.apply_colors()
         if self.highlighted in self.items:
             self.items[self.highlighted].highlighted = True
-        self.minimap.refresh()
+        self.minimap.set_content(self.content_rect())
+        self.minimap.arrange()
         self.last_layout_seconds = layout_seconds
         self.last_scene_seconds = time.perf_counter() - t0
 
-    def initial_view(self) -> None:
-        """Readable from the top: fit the width (at most 1:1) and start at the inputs."""
-        rect = self.scene.sceneRect()
+    # -- what the view shows ----------------------------------------------------------
+    def content_rect(self) -> QRectF:
+        """The graph's drawing with a margin (what an export of the whole graph shows)."""
+        if self.layout is None:
+            return QRectF()
+        m = SCENE_MARGIN
+        return QRectF(-m, -m, self.layout.width + 2 * m, self.layout.height + 2 * m)
+
+    def visible_scene_rect(self) -> QRectF:
+        return self.view.mapToScene(self.view.viewport().rect()).boundingRect()
+
+    def _set_scene_rect(self, keep: QRectF | None = None) -> None:
+        """The scrollable area: the graph, and ``keep`` (a part of the scene that must stay
+        reachable where it is, though the graph no longer covers it)."""
+        rect = self.content_rect()
+        if keep is not None and not keep.isEmpty():
+            rect = rect.united(keep)
+        if rect != self.scene.sceneRect():
+            self.scene.setSceneRect(rect)
+
+    def readable_zoom(self, pixels: float = READABLE_PX) -> float:
+        """The smallest zoom at which node labels are ``pixels`` high."""
+        font = GI.fonts().normal
+        size = font.pointSizeF() * self.view.logicalDpiY() / 72.0 if font.pointSizeF() > 0 \
+            else float(font.pixelSize())
+        return pixels / max(size, 1.0)
+
+    def _area(self) -> tuple[float, float]:
+        """The view's size for the graph, the minimap's strip included (it goes when the
+        whole graph fits)."""
+        m = self.view.viewportMargins()
         vp = self.view.viewport().size()
-        if rect.width() <= 0 or vp.width() <= 0:
+        return vp.width() + m.right(), vp.height() + m.bottom()
+
+    def initial_view(self) -> None:
+        """Readable from the top: the whole graph if it fits with labels read without effort
+        (at most 1:1), else its width down to that zoom, starting at the inputs."""
+        self._fit_readable(cap=1.0, floor=self.readable_zoom(COMFORTABLE_PX))
+
+    def fit(self, whole: bool = False) -> None:
+        """Fit the graph as far as its labels stay readable (the top of a big graph: scroll
+        down from there); when that is what shows already, or ``whole``, all of it."""
+        if self.graph is None or self.layout is None:
             return
-        scale = min(1.0, (vp.width() - 20) / rect.width(), 1e9)
-        if rect.height() * scale < vp.height():
-            scale = min(1.0, (vp.width() - 20) / rect.width(), (vp.height() - 20) / rect.height())
-        scale = max(scale, 0.7)  # below this the labels are hard to read: pan instead
-        if scale < 0.85 and rect.height() * scale >= vp.height():
-            scale = 0.9   # a tall graph wider than the view: readable labels, pan sideways
-        self.view.resetTransform()
-        self.view.scale(scale, scale)
+        if not whole:
+            before = (self.view.zoom(), self.visible_scene_rect())
+            self._fit_readable(cap=1.5, floor=self.readable_zoom())
+            after = (self.view.zoom(), self.visible_scene_rect())
+            whole = _same_view(before, after)
+        if whole:
+            self._fit_whole()
+
+    def _fit_whole(self) -> None:
+        rect = self.content_rect()
+        w, h = self._area()
+        if rect.isEmpty() or w <= 0 or h <= 0:
+            return
+        self._set_scene_rect()
+        self.view.set_zoom(min(1.5, (w - 20) / rect.width(), (h - 20) / rect.height()))
+        self.minimap.arrange()
+        self.view.centerOn(rect.center())
+        self.view.zoomed.emit()
+
+    def _fit_readable(self, cap: float, floor: float) -> None:
+        rect = self.content_rect()
+        w, h = self._area()
+        if rect.isEmpty() or w <= 0 or h <= 0:
+            return
+        self._set_scene_rect()
+        readable = min(floor, cap)
+        whole = min(cap, (w - 20) / rect.width(), (h - 20) / rect.height())
+        if whole >= readable:
+            self.view.set_zoom(whole)
+            self.minimap.arrange()
+            self.view.centerOn(rect.center())
+            self.view.zoomed.emit()
+            return
+        # too big to read whole: the overview strip shows; fit the width that is left
+        self.view.set_zoom(readable)
+        self.minimap.arrange()
+        vp = self.view.viewport().size()
+        scale = max(readable, min(cap, (vp.width() - 20) / rect.width()))
+        self.view.set_zoom(scale)
+        self.minimap.arrange()
+        vp = self.view.viewport().size()
         half_w = vp.width() / (2 * scale)
-        cx = rect.center().x() if rect.width() * scale <= vp.width() else rect.left() + half_w
+        cx = rect.center().x()
         if rect.width() * scale > vp.width():
             # centre on the boxes at the top (inputs, first layers), not on wide wrappers
             top = rect.top() + vp.height() / scale
             boxes = [it.sceneBoundingRect() for it in self.items.values()
                      if not (isinstance(it, GI.GroupItem) and it.is_open)
                      and it.sceneBoundingRect().top() < top]
+            cx = rect.left() + half_w
             if boxes:
                 left = min(b.left() for b in boxes)
                 right = max(b.right() for b in boxes)
@@ -353,22 +447,29 @@ class GraphPanel(Panel):
         self.view.centerOn(cx, rect.top() + vp.height() / (2 * scale))
         self.view.zoomed.emit()
 
-    def fit(self) -> None:
-        self.view.fitInView(self.scene.sceneRect(), Qt.KeepAspectRatio)
-        if self.view.zoom() > 1.5:
-            self.view.resetTransform()
-            self.view.scale(1.5, 1.5)
-        self.view.zoomed.emit()
-
     def toggle(self, group_id: str) -> None:
         if group_id in self.open_groups:
             self.close_group(group_id)
         else:
             self.open_group(group_id)
 
+    def chain(self, group_id: str) -> list[str]:
+        """``group_id`` and the groups below it that are the only thing their parent holds:
+        opening a wrapper around a single group opens that group too, down to the first one
+        with several children or with ops."""
+        g = self.graph
+        out = [group_id]
+        group = g.groups[group_id]
+        while len(group.children) == 1 and g.is_group(group.children[0]):
+            group = g.groups[group.children[0]]
+            out.append(group.id)
+        return out
+
     def open_group(self, group_id: str) -> None:
+        """Open a group (and the chain of single groups inside it), keeping it where it was on
+        the screen."""
         anchor = self._anchor(group_id)
-        self.open_groups.add(group_id)
+        self.open_groups.update(self.chain(group_id))
         self.rebuild()
         self._restore_anchor(group_id, anchor)
 
@@ -383,37 +484,47 @@ class GraphPanel(Panel):
         item = self.items.get(item_id)
         if item is None:
             return None
-        return self.view.mapFromScene(item.sceneBoundingRect().topLeft())
+        return QPointF(self.view.mapFromScene(item.sceneBoundingRect().topLeft()))
 
     def _restore_anchor(self, item_id, anchor) -> None:
-        """Keep the box that was opened or closed where it was on screen."""
+        """Keep the box that was opened or closed where it was on screen: scroll by what it
+        moved, widening the scrollable area where the graph no longer reaches."""
         item = self.items.get(item_id)
         if item is None or anchor is None:
             return
-        now = self.view.mapFromScene(item.sceneBoundingRect().topLeft())
-        d = now - anchor
+        corner = item.sceneBoundingRect().topLeft()
+        zoom = self.view.zoom()
+        vp = self.view.viewport().size()
+        wanted = QRectF(corner.x() - anchor.x() / zoom, corner.y() - anchor.y() / zoom,
+                        vp.width() / zoom, vp.height() / zoom)
+        self._set_scene_rect(wanted.united(self.visible_scene_rect()))
         h, v = self.view.horizontalScrollBar(), self.view.verticalScrollBar()
-        h.setValue(h.value() + d.x())
-        v.setValue(v.value() + d.y())
+        for _ in range(2):   # the scroll bars may come or go with the first step
+            d = QPointF(self.view.mapFromScene(corner)) - anchor
+            if abs(d.x()) < 1 and abs(d.y()) < 1:
+                break
+            h.setValue(h.value() + round(d.x()))
+            v.setValue(v.value() + round(d.y()))
         self.minimap.update()
 
     def open_all(self) -> None:
         if self.graph is None:
             return
         self.open_groups = set(self.graph.groups) - {G.ROOT}
-        self.rebuild()
+        self.rebuild(keep_view=False)
         self.initial_view()
 
     def reset_view(self) -> None:
         if self.graph is None:
             return
         self.open_groups = G.default_open_groups(self.graph)
-        self.rebuild()
+        self.rebuild(keep_view=False)
         self.initial_view()
 
     # -- selection and search ---------------------------------------------------------
     def select(self, item_id: str, center: bool = True) -> bool:
-        """Select a node (opening the groups around it) or a group; centre it."""
+        """Select a node (opening the groups around it) or a group; centre it (``center``)
+        or scroll it into view."""
         g = self.graph
         if g is None or (item_id not in g.nodes and item_id not in g.groups):
             return False
@@ -428,12 +539,24 @@ class GraphPanel(Panel):
         self.scene.clearSelection()
         item.setSelected(True)
         if center:
-            if self.view.zoom() < 0.6:
-                self.view.resetTransform()
-                self.view.scale(0.8, 0.8)
+            if self.view.zoom() < self.readable_zoom():
+                self.view.set_zoom(max(self.readable_zoom(), 0.8))
+                self.minimap.arrange()
             self.view.centerOn(item)
             self.view.zoomed.emit()
+        else:
+            self.reveal(item_id)
         return True
+
+    def reveal(self, item_id: str) -> None:
+        """Scroll so the box (an open group: its header) is in view, with some room."""
+        item = self.items.get(item_id)
+        if item is None:
+            return
+        rect = item.sceneBoundingRect()
+        if isinstance(item, GI.GroupItem) and item.is_open:
+            rect.setHeight(GI.GroupItem.HEADER + 8)
+        self.view.ensureVisible(rect, 40, 40)
 
     def select_name(self, name: str) -> bool:
         """Select the node called ``name`` (its GraphDef name, or an id)."""
@@ -457,9 +580,72 @@ class GraphPanel(Panel):
         if item_id:
             self.node_selected.emit(item_id)
 
+    # -- the keyboard ---------------------------------------------------------------------
+    def navigate(self, action: str) -> None:
+        """What the view's keys do: arrows move the selection along edges (up, down) or in
+        its layer (left, right); Enter goes into a group (opening it) or shows a node; Esc
+        or Backspace closes the group the selection is in."""
+        if self.graph is None or self.layout is None:
+            return
+        layout = self.layout
+        current = self.selected_id()
+        if current not in layout.boxes:
+            current = None
+        if action in (NAV.UP, NAV.DOWN, NAV.LEFT, NAV.RIGHT):
+            if current is None:
+                r = self.visible_scene_rect()
+                target = NAV.start(layout, (r.left(), r.top(), r.right(), r.bottom()))
+            else:
+                target = NAV.step(layout, current, action)
+            if target is not None:
+                self.select(target, center=False)
+        elif action == "enter" and current is not None:
+            self._enter(current)
+        elif action == "back" and current is not None:
+            box = layout.boxes[current]
+            group = current if box.kind == "open" else box.parent
+            if group:
+                self.close_group(group)
+                self.select(group, center=False)
+
+    def _enter(self, item_id: str) -> None:
+        g = self.graph
+        if g.is_group(item_id):
+            if item_id not in self.open_groups:
+                self.open_group(item_id)
+            # into the innermost group of the chain just opened, at its top
+            target = item_id
+            while target is not None and self.layout.boxes[target].kind == "open":
+                target = NAV.first_inside(self.layout, target)
+            if target is not None:
+                self.select(target, center=False)
+            return
+        hits = self.search_hits
+        if hits and 0 <= self.search_pos < len(hits) and hits[self.search_pos] == item_id \
+                and self.search.text().strip():
+            self.find_next()    # Enter goes on through the matches, as in the find box
+            return
+        self.show_details(item_id)
+        sizes = self.splitter.sizes()
+        if len(sizes) > 1 and sizes[1] == 0:   # the details pane was pushed shut: open it
+            self.splitter.setSizes([max(1, sizes[0] - 300), 300])
+        self.reveal(item_id)
+
+    # -- find -----------------------------------------------------------------------------
     def focus_search(self) -> None:
         self.search.setFocus()
         self.search.selectAll()
+
+    def clear_search(self) -> None:
+        """Forget the find box's text, its matches and the highlighted one."""
+        old = self.items.get(self.highlighted)
+        if old is not None:
+            old.highlighted = False
+            old.update()
+        self.highlighted = None
+        self.search.clear()
+        self.search_status.clear()
+        self.search_hits, self.search_pos, self._searched = [], -1, None
 
     def find(self, text: str) -> list[str]:
         if self.graph is None:
@@ -468,21 +654,29 @@ class GraphPanel(Panel):
         self.search_pos = -1
         return self.search_hits
 
-    def find_next(self) -> str | None:
+    def find_next(self, step: int = 1) -> str | None:
+        """Go to the next (``step`` -1: the previous) node matching the find box."""
         text = self.search.text()
         if self.graph is None or not text.strip():
             return None
         if not self.search_hits or self._searched != text:
             self.find(text)
             self._searched = text
+            if step < 0:
+                self.search_pos = 0
         if not self.search_hits:
             self.search_status.setText("no match")
             return None
-        self.search_pos = (self.search_pos + 1) % len(self.search_hits)
+        self.search_pos = (self.search_pos + step) % len(self.search_hits)
         hit = self.search_hits[self.search_pos]
         self.highlight(hit)
         self.search_status.setText(f"{self.search_pos + 1}/{len(self.search_hits)}")
         return hit
+
+    def _find_from_box(self) -> None:
+        # found: the keys go to the graph, so the arrows walk on from the match
+        if self.find_next() is not None:
+            self.view.setFocus(Qt.OtherFocusReason)
 
     def highlight(self, item_id: str) -> None:
         old = self.items.get(self.highlighted)
@@ -509,6 +703,7 @@ class GraphPanel(Panel):
         if self.color_box.currentText() != mode:
             self.color_box.setCurrentText(mode)
         self.apply_colors()
+        self.minimap.refresh()
 
     def apply_colors(self) -> None:
         g = self.graph
@@ -567,18 +762,66 @@ class GraphPanel(Panel):
                          keep_history=True)
 
     # -- export -----------------------------------------------------------------------
-    def _ask_export(self, kind: str) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, f"Export graph as {kind.upper()}",
-                                              f"graph.{kind}", f"{kind.upper()} (*.{kind})")
-        if name:
-            self.export(name)
+    def _settings(self) -> QSettings | None:
+        if self.settings is not None:
+            return self.settings
+        settings = getattr(self.window(), "settings", None)
+        return settings if isinstance(settings, QSettings) else None
 
-    def export(self, path: str, whole: bool = False) -> str:
-        """Write the visible part of the graph (or all of it) as PNG or SVG."""
-        rect = self.scene.sceneRect() if whole else \
-            self.view.mapToScene(self.view.viewport().rect()).boundingRect()
+    def proposed_export_path(self, kind: str | None = None) -> Path:
+        """Where the save dialog starts: the folder used last, a name after the model and
+        the graph (``mobilenet_v2-serving_default.png``)."""
+        settings = self._settings()
+        kind = kind or X.last_format(settings)
+        title = self.graph.title if self.graph is not None else "graph"
+        return X.last_folder(settings) / X.proposed_name(self.model_name, title, kind)
+
+    def ask_export(self, whole: bool = True) -> str | None:
+        """The save dialog, then the export; returns the path written (None: cancelled)."""
+        if self.graph is None:
+            return None
+        start = self.proposed_export_path()
+        png, svg = "PNG image (*.png)", "SVG drawing (*.svg)"
+        filters = f"{png};;{svg}" if X.SVG_AVAILABLE else png
+        what = "the whole graph" if whole else "the visible part of the graph"
+        path, chosen = QFileDialog.getSaveFileName(self, f"Export {what}", str(start), filters,
+                                                   svg if start.suffix == ".svg" else png)
+        if not path:
+            return None
+        if Path(path).suffix.lower() not in (".png", ".svg"):
+            path += ".svg" if chosen == svg else ".png"
+        try:
+            return self.export(path, whole=whole)
+        except (OSError, TensorloupeError) as exc:   # a full disk, a folder we may not write to
+            self._say(f"Export failed: {exc}")
+            return None
+
+    def export(self, path: str, whole: bool = True) -> str:
+        """Write the whole graph (or the part on screen) as PNG or SVG, say so, and remember
+        the folder for the next export."""
+        rect = self.content_rect() if whole else self.visible_scene_rect()
         title = self.graph.title if self.graph else "graph"
-        return export_scene(self.scene, rect, path, title, whole)
+        written = X.export_scene(self.scene, rect, path, title)
+        X.remember(self._settings(), written)
+        what = "the whole graph" if whole else "the visible part"
+        note = ""
+        if not written.lower().endswith(".svg"):
+            scale = X.png_scale(rect)
+            if scale < 0.75:
+                note = f" (scaled to {scale:.0%} to keep the image openable; SVG keeps detail)"
+        self._say(f"Exported {what} to {written}{note}")
+        return written
+
+    def _say(self, text: str) -> None:
+        """A line in the window's status bar (in the find status when the panel is alone)."""
+        self.message.emit(text)
+        top = self.window()
+        if isinstance(top, QMainWindow):
+            top.statusBar().showMessage(text, 10000)
+        else:
+            fm = self.search_status.fontMetrics()
+            self.search_status.setText(fm.elidedText(text, Qt.ElideMiddle, 320))
+            self.search_status.setToolTip(text)
 
     # -- tree integration (the main window's panel protocol) -------------------------
     @classmethod
@@ -588,4 +831,14 @@ class GraphPanel(Panel):
     def show_node(self, node) -> None:
         build = graph_source(node)
         if build is not None:
+            self.model_name = node.document().label
             self.load(build, label=node.label)
+
+
+def _same_view(a, b) -> bool:
+    """Whether two (zoom, visible scene rect) show the same thing, to a pixel."""
+    (za, ra), (zb, rb) = a, b
+    if abs(za - zb) > 1e-3 * za:
+        return False
+    tol = 2.0 / za
+    return all(abs(x - y) <= tol for x, y in zip(ra.getCoords(), rb.getCoords()))

@@ -103,6 +103,8 @@ class GraphTab(QWidget, Searchable):
         panel = self.panel
         self._show_panel()                # visible first: the first view fits the viewport
         self.shown_key = key
+        if self.tree_node is not None:    # exports are named after the model
+            panel.model_name = self.tree_node.document().label
         panel.show_prepared(prepared)
         records = self.traces.get(key)
         if records is not None:

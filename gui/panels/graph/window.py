@@ -8,6 +8,7 @@ from pathlib import Path
 from tensorloupe.core import graph as G
 from tensorloupe.core.errors import TensorloupeError
 
+from .export import model_label
 from .panel import GraphPanel
 
 
@@ -20,12 +21,16 @@ def show_graph(path, select: str | None = None, screenshot: str | None = None,
     if screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEventLoop
+    from PySide6.QtGui import QKeySequence, QShortcut
 
     import tensorloupe.core as core
     from tensorloupe.gui.app import application
     app = application()
     panel = GraphPanel()
     panel.setWindowTitle("Tensorloupe graph")
+    panel.model_name = model_label(path)
+    # alone, the panel has no window whose Find could send Ctrl+F to its find box
+    QShortcut(QKeySequence.Find, panel, activated=panel.focus_search)
     panel.resize(*size)
     panel.show()
     app.processEvents()
