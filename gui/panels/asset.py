@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QPlainTextEdit, QVBoxLayout
 
 from tensorloupe.core import paths
 from tensorloupe.core.errors import TensorloupeError
+from tensorloupe.core.saved_model import MetaGraph, SavedModel
 from tensorloupe.core.stats import format_bytes
 
 from .. import nodes as N
@@ -59,11 +60,10 @@ def owning_model(node):
     showing a SavedModel or one of its MetaGraphs), or None."""
     while node is not None:
         payload = node.payload
-        sm = getattr(payload, "saved_model", None) if payload is not None else None
-        if sm is None and hasattr(payload, "meta_graphs") and hasattr(payload, "path"):
-            sm = payload
-        if sm is not None:
-            return sm.path
+        if isinstance(payload, SavedModel):
+            return payload.path
+        if isinstance(payload, MetaGraph) and payload.saved_model is not None:
+            return payload.saved_model.path
         node = node.parent
     return None
 

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QFormLayout
                                QWidget)
 
 from tensorloupe.core.checkpoint import Problem
-from tensorloupe.core.errors import DataLossError, UnsupportedError
+from tensorloupe.core.checkpoint.bundle import CheckpointReader
+from tensorloupe.core.errors import DataLossError, TensorloupeError, UnsupportedError
 from tensorloupe.core.stats import (COMPLEX_PARTS, TensorStats, compute_histogram, compute_stats,
                         format_bytes, format_count, is_numeric)
 
@@ -67,22 +68,26 @@ class TensorSource:
         shape = tuple(int(d) for d in reader.shape(key))
         dtype = np.dtype(reader.dtype(key))
 
+        # A checkpoint (V2, or V1 which reads into memory) has checksums and may offer a
+        # memory-mapped view; a Const's value (ConstTensor) is simply read.
+        stored = isinstance(reader, CheckpointReader)
+
         def load(verify=None):
+            if not stored:
+                return reader.read(key)
             checks = {} if verify is None else {"verify": verify}
-            if dtype.kind != "O" and hasattr(reader, "array"):
+            if dtype.kind != "O":
                 try:
                     return reader.array(key, **checks)  # zero-copy memory map
-                except UnsupportedError:      # partitioned: reassembled by read()
+                except UnsupportedError:      # partitioned or V1: reassembled by read()
                     pass
             return reader.read(key, **checks)
 
-        nbytes = None
-        if hasattr(reader, "nbytes"):
-            try:
-                nbytes = int(reader.nbytes(key))
-            except Exception:  # metadata only; the panel still works without it
-                nbytes = None
-        unchecked = (lambda: load(verify=False)) if hasattr(reader, "checksum_verdict") else None
+        try:
+            nbytes = int(reader.nbytes(key))
+        except TensorloupeError:  # metadata only; the panel still works without it
+            nbytes = None
+        unchecked = (lambda: load(verify=False)) if stored else None
         return cls(name=key, shape=shape, dtype=dtype, loader=load, title=title,
                    details=list(details or []), nbytes=nbytes, unchecked_loader=unchecked)
 
