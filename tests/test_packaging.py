@@ -2,7 +2,6 @@
 its own ``core`` package or its own ``protos/tensor.proto``."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

@@ -155,18 +155,12 @@ def parse_size(text: str) -> int:
 
 
 def size_text(n) -> str:
+    """A size as the budget's messages show it: 8.0 GiB, or "no limit"."""
     n = int(n)
     if n >= _NO_LIMIT:
         return "no limit"
-    x = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if x < 1024 or unit == "TiB":
-            return f"{n} bytes" if unit == "bytes" else f"{x:.1f} {unit}"
-        x /= 1024
-    return f"{n} bytes"
-
-
-_size_text = size_text  # the name other modules used before
+    from ..stats import format_bytes
+    return format_bytes(n)
 
 
 # ---------------------------------------------------------------- the account of a run
@@ -202,16 +196,23 @@ class Meter:
     def remaining(self) -> int:
         return max(self.max_memory - self.live, 0)
 
+    def _buffer(self, o):
+        """The array that owns ``o``'s memory (views count against their base), or None for
+        what is not an ndarray."""
+        array = self._array
+        if type(o) is not array:
+            return None
+        while type(o.base) is array:
+            o = o.base
+        return o
+
     def add(self, outputs) -> None:
         """Count a node's outputs as live (each buffer once)."""
         roots = self._roots
-        array = self._array
         for o in outputs:
-            if type(o) is not array:
+            b = self._buffer(o)
+            if b is None:
                 continue
-            b = o
-            while type(b.base) is array:
-                b = b.base
             entry = roots.get(id(b))
             if entry is None:
                 n = b.nbytes
@@ -225,13 +226,10 @@ class Meter:
         if not outputs:
             return
         roots = self._roots
-        array = self._array
         for o in outputs:
-            if type(o) is not array:
+            b = self._buffer(o)
+            if b is None:
                 continue
-            b = o
-            while type(b.base) is array:
-                b = b.base
             entry = roots.get(id(b))
             if entry is not None:
                 entry[0] -= 1

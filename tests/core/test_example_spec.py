@@ -66,7 +66,7 @@ def test_linear_classifier_spec_string_int_float_defaults(fixtures_dir):
                                        ("engine_linear", "serving_default")])
 def test_rebuilt_examples_equal_tensorflows_and_give_its_outputs(fixtures_dir, model, key):
     data = np.load(fixtures_dir / "expected" / model / f"run_serve__{key}.npz")
-    if f"inlen/inputs" in data.files:   # strings with NUL bytes are stored raw + lengths
+    if "inlen/inputs" in data.files:   # strings with NUL bytes are stored raw + lengths
         raw, lengths = data["inraw/inputs"].tobytes(), data["inlen/inputs"]
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         tf_examples = [raw[offsets[i]:offsets[i + 1]] for i in range(len(lengths))]

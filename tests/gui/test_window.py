@@ -3,11 +3,10 @@ import numpy as np
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from tensorloupe.gui import app
 from tensorloupe.gui import nodes as N
 from tensorloupe.gui.main_window import MainWindow
 from tensorloupe.gui.panels.tensor import TensorPanel
-from tensorloupe.gui.workers import run_in_background, tracker, wait_idle
+from tensorloupe.gui.workers import run_in_background, wait_idle
 
 
 def test_dropping_a_folder_opens_it(window, fixtures_dir):
